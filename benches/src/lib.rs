@@ -1,0 +1,1 @@
+//! Criterion benchmarks of mtp hot paths; see `benches/README.md` for the numbers.

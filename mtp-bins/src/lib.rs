@@ -1,0 +1,1 @@
+//! Composition modules and thin binaries of mtp.

@@ -1,0 +1,1 @@
+//! Pod-security checks and admission-webhook building blocks for Kubernetes, embeddable on their own.
