@@ -1,1 +1,6 @@
 //! Pod-security checks and admission-webhook building blocks for Kubernetes, embeddable on their own.
+//!
+//! - [`pod_security`]: the Pod Security Standards (`baseline`, `restricted`, version-aware) and the
+//!   `mtp` platform profile, on pods, pod templates, workloads and AdmissionReviews.
+
+pub mod pod_security;
