@@ -1,1 +1,5 @@
 //! Composition modules and thin binaries of mtp.
+//!
+//! Each binary's `main.rs` parses flags and calls into a module here, where the logic is tested.
+
+pub mod webhook;

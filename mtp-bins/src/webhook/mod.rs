@@ -1,0 +1,3 @@
+//! The `mtp-webhook` binary's commands.
+
+pub mod check;
