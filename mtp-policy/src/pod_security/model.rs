@@ -70,6 +70,85 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
+/// A map key, matched as bytes: JSON keys are not UTF-8-validated, which is most of the cost
+/// of reading a struct beyond merely skipping over it.
+pub(crate) struct Key<'a>(pub(crate) Cow<'a, [u8]>);
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v.to_vec())))
+    }
+    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v)))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(v.as_bytes())))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v.as_bytes().to_vec())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v.into_bytes())))
+    }
+}
+
+impl<'a> Key<'a> {
+    /// The key as text, for the few keys that are kept.
+    fn into_text<E: de::Error>(self) -> Result<Text<'a>, E> {
+        let text = match self.0 {
+            Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).map_err(E::custom)?),
+            Cow::Owned(b) => Cow::Owned(String::from_utf8(b).map_err(E::custom)?),
+        };
+        Ok(Text(text))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_bytes(KeyVisitor)
+    }
+}
+
+/// Implements `Deserialize` for a struct of optional fields: each listed key fills its field,
+/// every other key is skipped unread. (What serde's derive does, with keys matched as bytes.)
+macro_rules! deserialize_fields {
+    ($ty:ident $(<$lt:lifetime>)?, $what:literal, { $($key:literal => $field:ident),* $(,)? }) => {
+        impl<'de $(: $lt, $lt)?> Deserialize<'de> for $ty $(<$lt>)? {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct FieldsVisitor $(<$lt>)? (std::marker::PhantomData<$ty $(<$lt>)?>);
+                impl<'de $(: $lt, $lt)?> Visitor<'de> for FieldsVisitor $(<$lt>)? {
+                    type Value = $ty $(<$lt>)?;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                        let mut out = <$ty>::default();
+                        while let Some(key) = map.next_key::<Key<'de>>()? {
+                            match &*key.0 {
+                                $( k if k == $key.as_bytes() => out.$field = map.next_value()?, )*
+                                _ => {
+                                    map.next_value::<IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+                d.deserialize_map(FieldsVisitor(std::marker::PhantomData))
+            }
+        }
+    };
+}
+
 /// A resource quantity as written: a string (`"500m"`, `"1Gi"`) or a bare number (`1` in YAML).
 #[derive(Debug, Clone, PartialEq)]
 pub enum QuantityText<'a> {
@@ -123,43 +202,47 @@ impl<'de: 'a, 'a> Deserialize<'de> for QuantityText<'a> {
 }
 
 /// Any Kubernetes object, with the fields that lead to a pod spec.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct Object<'a> {
     /// `apiVersion`.
-    #[serde(borrow)]
     pub api_version: Option<Text<'a>>,
     /// `kind`.
-    #[serde(borrow)]
     pub kind: Option<Text<'a>>,
     /// `metadata`.
-    #[serde(borrow)]
     pub metadata: Option<ObjectMeta<'a>>,
     /// `spec`: a pod spec (Pod) or a workload spec (its `template` / `jobTemplate`).
-    #[serde(borrow)]
     pub spec: Option<Spec<'a>>,
     /// `template`: the pod template of a `PodTemplate`.
-    #[serde(borrow)]
     pub template: Option<Template<'a>>,
 }
 
+deserialize_fields!(Object<'a>, "a Kubernetes object", {
+    "apiVersion" => api_version,
+    "kind" => kind,
+    "metadata" => metadata,
+    "spec" => spec,
+    "template" => template,
+});
+
 /// The parts of `metadata` the checks read.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct ObjectMeta<'a> {
     /// `metadata.name`.
-    #[serde(borrow)]
     pub name: Option<Text<'a>>,
     /// `metadata.generateName`, shown when a pod has no name yet.
-    #[serde(borrow)]
     pub generate_name: Option<Text<'a>>,
     /// `metadata.namespace`.
-    #[serde(borrow)]
     pub namespace: Option<Text<'a>>,
     /// The security annotations among `metadata.annotations` (AppArmor, legacy seccomp).
-    #[serde(borrow, default)]
     pub annotations: SecurityAnnotations<'a>,
 }
+
+deserialize_fields!(ObjectMeta<'a>, "object metadata", {
+    "name" => name,
+    "generateName" => generate_name,
+    "namespace" => namespace,
+    "annotations" => annotations,
+});
 
 /// AppArmor annotation prefix (`container.apparmor.security.beta.kubernetes.io/<container>`).
 pub const APPARMOR_CONTAINER_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/";
@@ -179,10 +262,10 @@ impl SecurityAnnotations<'_> {
     }
 }
 
-fn is_security_annotation(key: &str) -> bool {
-    key.starts_with(APPARMOR_CONTAINER_PREFIX)
-        || key == SECCOMP_POD_ANNOTATION
-        || key.starts_with(SECCOMP_CONTAINER_PREFIX)
+fn is_security_annotation(key: &[u8]) -> bool {
+    key.starts_with(APPARMOR_CONTAINER_PREFIX.as_bytes())
+        || key == SECCOMP_POD_ANNOTATION.as_bytes()
+        || key.starts_with(SECCOMP_CONTAINER_PREFIX.as_bytes())
 }
 
 struct AnnotationsVisitor;
@@ -203,10 +286,10 @@ impl<'de> Visitor<'de> for AnnotationsVisitor {
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut out = Vec::new();
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            if is_security_annotation(&key) {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if is_security_annotation(&key.0) {
                 let value = map.next_value::<Text<'de>>()?;
-                out.push((key, value));
+                out.push((key.into_text::<M::Error>()?, value));
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -222,105 +305,119 @@ impl<'de: 'a, 'a> Deserialize<'de> for SecurityAnnotations<'a> {
 }
 
 /// A pod template (`spec.template` of workloads, `template` of a `PodTemplate`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct Template<'a> {
     /// The template's metadata (where pod annotations live).
-    #[serde(borrow)]
     pub metadata: Option<ObjectMeta<'a>>,
     /// The template's pod spec.
-    #[serde(borrow)]
     pub spec: Option<Box<Spec<'a>>>,
 }
+
+deserialize_fields!(Template<'a>, "a pod template", {
+    "metadata" => metadata,
+    "spec" => spec,
+});
 
 /// A CronJob's `spec.jobTemplate`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct JobTemplate<'a> {
     /// The Job spec, whose `template` is the pod template.
-    #[serde(borrow)]
     pub spec: Option<Box<Spec<'a>>>,
 }
 
+deserialize_fields!(JobTemplate<'a>, "a job template", {
+    "spec" => spec,
+});
+
 /// A pod spec, or a workload spec leading to one. Only the fields the checks read.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct Spec<'a> {
     /// `containers`.
-    #[serde(borrow)]
     pub containers: Option<Vec<Container<'a>>>,
     /// `initContainers`.
-    #[serde(borrow)]
     pub init_containers: Option<Vec<Container<'a>>>,
     /// `ephemeralContainers`.
-    #[serde(borrow)]
     pub ephemeral_containers: Option<Vec<Container<'a>>>,
     /// The pod-level `securityContext`.
-    #[serde(borrow)]
-    pub security_context: Option<PodSecurityContext<'a>>,
+    pub security_context: Option<Box<PodSecurityContext<'a>>>,
     /// `volumes`.
-    #[serde(borrow)]
     pub volumes: Option<Vec<Volume<'a>>>,
     /// `hostNetwork`.
     pub host_network: Option<bool>,
     /// `hostPID`.
-    #[serde(rename = "hostPID")]
     pub host_pid: Option<bool>,
     /// `hostIPC`.
-    #[serde(rename = "hostIPC")]
     pub host_ipc: Option<bool>,
     /// `hostUsers` (false: the pod runs in a user namespace).
     pub host_users: Option<bool>,
     /// `os`.
-    #[serde(borrow)]
     pub os: Option<PodOs<'a>>,
     /// Workloads: the pod template.
-    #[serde(borrow)]
     pub template: Option<Box<Template<'a>>>,
     /// CronJobs: the job template.
-    #[serde(borrow)]
     pub job_template: Option<Box<JobTemplate<'a>>>,
 }
 
+deserialize_fields!(Spec<'a>, "a pod spec or a workload spec", {
+    "containers" => containers,
+    "initContainers" => init_containers,
+    "ephemeralContainers" => ephemeral_containers,
+    "securityContext" => security_context,
+    "volumes" => volumes,
+    "hostNetwork" => host_network,
+    "hostPID" => host_pid,
+    "hostIPC" => host_ipc,
+    "hostUsers" => host_users,
+    "os" => os,
+    "template" => template,
+    "jobTemplate" => job_template,
+});
+
 /// `spec.os`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct PodOs<'a> {
     /// `linux` or `windows`.
-    #[serde(borrow)]
     pub name: Option<Text<'a>>,
 }
 
+deserialize_fields!(PodOs<'a>, "spec.os", {
+    "name" => name,
+});
+
 /// A container, init container or ephemeral container.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct Container<'a> {
     /// `name`.
-    #[serde(borrow, default)]
     pub name: Option<Text<'a>>,
     /// `image`.
-    #[serde(borrow)]
     pub image: Option<Text<'a>>,
     /// `ports`.
     pub ports: Option<Vec<ContainerPort>>,
     /// `resources`.
-    #[serde(borrow)]
-    pub resources: Option<Resources<'a>>,
+    pub resources: Option<Box<Resources<'a>>>,
     /// `securityContext`.
-    #[serde(borrow)]
-    pub security_context: Option<SecurityContext<'a>>,
+    pub security_context: Option<Box<SecurityContext<'a>>>,
     /// `livenessProbe`.
-    #[serde(borrow)]
-    pub liveness_probe: Option<Handler<'a>>,
+    pub liveness_probe: Option<Box<Handler<'a>>>,
     /// `readinessProbe`.
-    #[serde(borrow)]
-    pub readiness_probe: Option<Handler<'a>>,
+    pub readiness_probe: Option<Box<Handler<'a>>>,
     /// `startupProbe`.
-    #[serde(borrow)]
-    pub startup_probe: Option<Handler<'a>>,
+    pub startup_probe: Option<Box<Handler<'a>>>,
     /// `lifecycle`.
-    #[serde(borrow)]
-    pub lifecycle: Option<Lifecycle<'a>>,
+    pub lifecycle: Option<Box<Lifecycle<'a>>>,
 }
+
+deserialize_fields!(Container<'a>, "a container", {
+    "name" => name,
+    "image" => image,
+    "ports" => ports,
+    "resources" => resources,
+    "securityContext" => security_context,
+    "livenessProbe" => liveness_probe,
+    "readinessProbe" => readiness_probe,
+    "startupProbe" => startup_probe,
+    "lifecycle" => lifecycle,
+});
 
 impl Container<'_> {
     /// The container's name, or `""` when it has none.
@@ -330,67 +427,82 @@ impl Container<'_> {
 }
 
 /// A container port.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct ContainerPort {
     /// `hostPort`.
     pub host_port: Option<i64>,
 }
 
+deserialize_fields!(ContainerPort, "a container port", {
+    "hostPort" => host_port,
+});
+
 /// `resources`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Resources<'a> {
     /// `resources.limits` (cpu and memory; other resources are skipped).
-    #[serde(borrow)]
     pub limits: Option<CpuMemory<'a>>,
 }
 
+deserialize_fields!(Resources<'a>, "resources", {
+    "limits" => limits,
+});
+
 /// The cpu and memory entries of a resource list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct CpuMemory<'a> {
     /// `cpu`.
-    #[serde(borrow)]
     pub cpu: Option<QuantityText<'a>>,
     /// `memory`.
-    #[serde(borrow)]
     pub memory: Option<QuantityText<'a>>,
 }
 
+deserialize_fields!(CpuMemory<'a>, "a resource list", {
+    "cpu" => cpu,
+    "memory" => memory,
+});
+
 /// A probe or a lifecycle handler: the parts that can name a host.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct Handler<'a> {
     /// `httpGet`.
-    #[serde(borrow)]
     pub http_get: Option<HostRef<'a>>,
     /// `tcpSocket`.
-    #[serde(borrow)]
     pub tcp_socket: Option<HostRef<'a>>,
 }
 
+deserialize_fields!(Handler<'a>, "a probe or lifecycle handler", {
+    "httpGet" => http_get,
+    "tcpSocket" => tcp_socket,
+});
+
 /// The `host` of an `httpGet` or `tcpSocket` action.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct HostRef<'a> {
     /// `host`.
-    #[serde(borrow)]
     pub host: Option<Text<'a>>,
 }
 
+deserialize_fields!(HostRef<'a>, "an httpGet or tcpSocket action", {
+    "host" => host,
+});
+
 /// `lifecycle`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct Lifecycle<'a> {
     /// `postStart`.
-    #[serde(borrow)]
     pub post_start: Option<Handler<'a>>,
     /// `preStop`.
-    #[serde(borrow)]
     pub pre_stop: Option<Handler<'a>>,
 }
 
+deserialize_fields!(Lifecycle<'a>, "lifecycle", {
+    "postStart" => post_start,
+    "preStop" => pre_stop,
+});
+
 /// A container's `securityContext`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct SecurityContext<'a> {
     /// `privileged`.
     pub privileged: Option<bool>,
@@ -403,96 +515,125 @@ pub struct SecurityContext<'a> {
     /// `runAsUser`.
     pub run_as_user: Option<i64>,
     /// `capabilities`.
-    #[serde(borrow)]
     pub capabilities: Option<Capabilities<'a>>,
     /// `procMount`.
-    #[serde(borrow)]
     pub proc_mount: Option<Text<'a>>,
     /// `seLinuxOptions`.
-    #[serde(borrow)]
     pub se_linux_options: Option<SeLinuxOptions<'a>>,
     /// `seccompProfile`.
-    #[serde(borrow)]
     pub seccomp_profile: Option<ProfileRef<'a>>,
     /// `appArmorProfile`.
-    #[serde(borrow)]
     pub app_armor_profile: Option<ProfileRef<'a>>,
     /// `windowsOptions`.
     pub windows_options: Option<WindowsOptions>,
 }
 
+deserialize_fields!(SecurityContext<'a>, "a container securityContext", {
+    "privileged" => privileged,
+    "allowPrivilegeEscalation" => allow_privilege_escalation,
+    "readOnlyRootFilesystem" => read_only_root_filesystem,
+    "runAsNonRoot" => run_as_non_root,
+    "runAsUser" => run_as_user,
+    "capabilities" => capabilities,
+    "procMount" => proc_mount,
+    "seLinuxOptions" => se_linux_options,
+    "seccompProfile" => seccomp_profile,
+    "appArmorProfile" => app_armor_profile,
+    "windowsOptions" => windows_options,
+});
+
 /// The pod-level `securityContext`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct PodSecurityContext<'a> {
     /// `runAsNonRoot`.
     pub run_as_non_root: Option<bool>,
     /// `runAsUser`.
     pub run_as_user: Option<i64>,
     /// `seLinuxOptions`.
-    #[serde(borrow)]
     pub se_linux_options: Option<SeLinuxOptions<'a>>,
     /// `seccompProfile`.
-    #[serde(borrow)]
     pub seccomp_profile: Option<ProfileRef<'a>>,
     /// `appArmorProfile`.
-    #[serde(borrow)]
     pub app_armor_profile: Option<ProfileRef<'a>>,
     /// `windowsOptions`.
     pub windows_options: Option<WindowsOptions>,
     /// `sysctls`.
-    #[serde(borrow)]
     pub sysctls: Option<Vec<Sysctl<'a>>>,
 }
 
+deserialize_fields!(PodSecurityContext<'a>, "a pod securityContext", {
+    "runAsNonRoot" => run_as_non_root,
+    "runAsUser" => run_as_user,
+    "seLinuxOptions" => se_linux_options,
+    "seccompProfile" => seccomp_profile,
+    "appArmorProfile" => app_armor_profile,
+    "windowsOptions" => windows_options,
+    "sysctls" => sysctls,
+});
+
 /// `capabilities`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Capabilities<'a> {
     /// `add`.
-    #[serde(borrow)]
     pub add: Option<Vec<Text<'a>>>,
     /// `drop`.
-    #[serde(borrow)]
     pub drop: Option<Vec<Text<'a>>>,
 }
 
+deserialize_fields!(Capabilities<'a>, "capabilities", {
+    "add" => add,
+    "drop" => drop,
+});
+
 /// `seLinuxOptions`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct SeLinuxOptions<'a> {
     /// `user`.
-    #[serde(borrow)]
     pub user: Option<Text<'a>>,
     /// `role`.
-    #[serde(borrow)]
     pub role: Option<Text<'a>>,
     /// `type`.
-    #[serde(borrow, rename = "type")]
     pub type_: Option<Text<'a>>,
 }
+
+deserialize_fields!(SeLinuxOptions<'a>, "seLinuxOptions", {
+    "user" => user,
+    "role" => role,
+    "type" => type_,
+});
 
 /// A `seccompProfile` or `appArmorProfile`: its `type`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct ProfileRef<'a> {
     /// `type`.
-    #[serde(borrow, rename = "type")]
     pub type_: Option<Text<'a>>,
 }
 
+deserialize_fields!(ProfileRef<'a>, "a seccomp or AppArmor profile", {
+    "type" => type_,
+});
+
 /// `windowsOptions`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct WindowsOptions {
     /// `hostProcess`.
     pub host_process: Option<bool>,
 }
 
+deserialize_fields!(WindowsOptions, "windowsOptions", {
+    "hostProcess" => host_process,
+});
+
 /// A pod sysctl.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 pub struct Sysctl<'a> {
     /// `name`.
-    #[serde(borrow)]
     pub name: Option<Text<'a>>,
 }
+
+deserialize_fields!(Sysctl<'a>, "a sysctl", {
+    "name" => name,
+});
 
 /// A volume: its name and which volume sources it sets (non-null keys other than `name`).
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -512,11 +653,11 @@ impl<'de> Visitor<'de> for VolumeVisitor {
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut volume = Volume::default();
-        while let Some(key) = map.next_key::<Text<'de>>()? {
-            if &*key == "name" {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if &*key.0 == b"name" {
                 volume.name = map.next_value::<Option<Text<'de>>>()?;
             } else if map.next_value::<Option<IgnoredAny>>()?.is_some() {
-                volume.sources.push(key);
+                volume.sources.push(key.into_text::<M::Error>()?);
             }
         }
         Ok(volume)

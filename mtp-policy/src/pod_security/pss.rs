@@ -253,9 +253,9 @@ fn host_probes(view: &PodView<'_, '_>, _: u32, out: &mut Out<'_>) {
         let k = c.container;
         let lifecycle = k.lifecycle.as_ref();
         let handlers = [
-            ("livenessProbe", k.liveness_probe.as_ref()),
-            ("readinessProbe", k.readiness_probe.as_ref()),
-            ("startupProbe", k.startup_probe.as_ref()),
+            ("livenessProbe", k.liveness_probe.as_deref()),
+            ("readinessProbe", k.readiness_probe.as_deref()),
+            ("startupProbe", k.startup_probe.as_deref()),
             (
                 "lifecycle.postStart",
                 lifecycle.and_then(|l| l.post_start.as_ref()),

@@ -1,64 +1,75 @@
 //! `admission.k8s.io/v1` AdmissionReview: the request fields pod security reads, and the response.
 
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::model::{Object, Text};
+use super::model::{Key, Object, Text};
 use super::{Error, Evaluation, Policy, Result};
 
 /// An `admission.k8s.io/v1` AdmissionReview as the apiserver sends it, borrowed from the body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct AdmissionReview<'a> {
     /// Must be `admission.k8s.io/v1`.
-    #[serde(borrow)]
     pub api_version: Option<Text<'a>>,
     /// Must be `AdmissionReview`.
-    #[serde(borrow)]
     pub kind: Option<Text<'a>>,
     /// The request.
-    #[serde(borrow)]
     pub request: Option<AdmissionRequest<'a>>,
 }
 
+deserialize_fields!(AdmissionReview<'a>, "an AdmissionReview", {
+    "apiVersion" => api_version,
+    "kind" => kind,
+    "request" => request,
+});
+
 /// The API group, version and kind of the object under review.
-#[derive(Debug, Default, Deserialize, Clone, PartialEq, Eq)]
-pub struct GroupVersionKind {
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GroupVersionKind<'a> {
     /// Group (`""` for core).
-    #[serde(default)]
-    pub group: String,
+    pub group: Option<Text<'a>>,
     /// Version.
-    #[serde(default)]
-    pub version: String,
+    pub version: Option<Text<'a>>,
     /// Kind.
-    #[serde(default)]
-    pub kind: String,
+    pub kind: Option<Text<'a>>,
 }
 
+deserialize_fields!(GroupVersionKind<'a>, "a group, version and kind", {
+    "group" => group,
+    "version" => version,
+    "kind" => kind,
+});
+
 /// The parts of an AdmissionRequest that pod security reads.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct AdmissionRequest<'a> {
     /// The request's uid, echoed in the response.
-    #[serde(borrow)]
     pub uid: Option<Text<'a>>,
     /// The kind of the object.
-    pub kind: Option<GroupVersionKind>,
+    pub kind: Option<GroupVersionKind<'a>>,
     /// The subresource (`ephemeralcontainers`), if any.
-    #[serde(borrow)]
     pub sub_resource: Option<Text<'a>>,
     /// CREATE, UPDATE, DELETE or CONNECT.
-    #[serde(borrow)]
     pub operation: Option<Text<'a>>,
     /// The namespace of the object.
-    #[serde(borrow)]
     pub namespace: Option<Text<'a>>,
     /// The name of the object.
-    #[serde(borrow)]
     pub name: Option<Text<'a>>,
     /// The object as it would be stored (absent for DELETE).
-    #[serde(borrow)]
     pub object: Option<Object<'a>>,
 }
+
+deserialize_fields!(AdmissionRequest<'a>, "an AdmissionRequest", {
+    "uid" => uid,
+    "kind" => kind,
+    "subResource" => sub_resource,
+    "operation" => operation,
+    "namespace" => namespace,
+    "name" => name,
+    "object" => object,
+});
 
 impl<'a> AdmissionReview<'a> {
     /// Parses the body of an admission request.

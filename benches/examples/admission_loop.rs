@@ -1,0 +1,62 @@
+//! Runs one admission path N times on the kube-rs AdmissionReview capture, for instruction counts
+//! that do not depend on what else the machine is doing:
+//!
+//! ```sh
+//! cargo build --release -p mtp-benches --example admission_loop
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/admission_loop review 20000
+//! ```
+//!
+//! Modes: `floor` (serde IgnoredAny), `review` (the whole mtp-profile evaluation), `typed`
+//! (k8s-openapi types), `none` (read the file only, to subtract).
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use k8s_openapi::api::core::v1::Pod;
+use mtp_policy::pod_security::{Policy, Profile};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct TypedReview {
+    request: TypedRequest,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct TypedRequest {
+    uid: String,
+    object: Option<Pod>,
+    old_object: Option<Pod>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map(String::as_str).unwrap_or("review");
+    let n: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let dir = std::env::var_os("MTP_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance")
+        });
+    let Ok(body) = std::fs::read(dir.join("admissionreview/pods-create.kube-rs.json")) else {
+        eprintln!("cannot read the capture under {}", dir.display());
+        return ExitCode::FAILURE;
+    };
+    let policy = Policy::new(Profile::Mtp);
+    let mut ok = 0usize;
+    for _ in 0..n {
+        let body = black_box(&body[..]);
+        ok += match mode {
+            "floor" => serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok(),
+            "review" => policy.review_json(body).is_ok(),
+            "typed" => serde_json::from_slice::<TypedReview>(body).is_ok(),
+            _ => true,
+        } as usize;
+    }
+    println!("{mode}: {ok}/{n} ok");
+    ExitCode::SUCCESS
+}
