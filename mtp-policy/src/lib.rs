@@ -1,5 +1,6 @@
-//! Pod-security checks and admission-webhook building blocks for Kubernetes, embeddable on their own.
+#![doc = include_str!("../README.md")]
 //!
+//! Modules:
 //! - [`pod_security`]: the Pod Security Standards (`baseline`, `restricted`, version-aware) and the
 //!   `mtp` platform profile, on pods, pod templates, workloads and AdmissionReviews.
 
