@@ -4,4 +4,6 @@
 //! - [`pod_security`]: the Pod Security Standards (`baseline`, `restricted`, version-aware) and the
 //!   `mtp` platform profile, on pods, pod templates, workloads and AdmissionReviews.
 
+#[macro_use]
+mod de;
 pub mod pod_security;

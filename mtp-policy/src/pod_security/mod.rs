@@ -21,7 +21,6 @@
 //! The types in [`model`] borrow from the input, so evaluating the bytes of a request costs little
 //! more than reading them once (see `benches/README.md`).
 
-#[macro_use]
 pub mod model;
 pub mod mtp;
 mod pss;

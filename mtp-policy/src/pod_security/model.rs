@@ -15,6 +15,8 @@ use std::fmt;
 use std::ops::Deref;
 
 use serde::Deserialize;
+
+use crate::de::Key;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 /// A string that borrows from the input when it can (no escapes), else owns its text.
@@ -68,85 +70,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_str(TextVisitor)
     }
-}
-
-/// A map key, matched as bytes: JSON keys are not UTF-8-validated, which is most of the cost
-/// of reading a struct beyond merely skipping over it.
-pub(crate) struct Key<'a>(pub(crate) Cow<'a, [u8]>);
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a field name")
-    }
-    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Borrowed(v)))
-    }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v.to_vec())))
-    }
-    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v)))
-    }
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Borrowed(v.as_bytes())))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v.as_bytes().to_vec())))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v.into_bytes())))
-    }
-}
-
-impl<'a> Key<'a> {
-    /// The key as text, for the few keys that are kept.
-    fn into_text<E: de::Error>(self) -> Result<Text<'a>, E> {
-        let text = match self.0 {
-            Cow::Borrowed(b) => Cow::Borrowed(std::str::from_utf8(b).map_err(E::custom)?),
-            Cow::Owned(b) => Cow::Owned(String::from_utf8(b).map_err(E::custom)?),
-        };
-        Ok(Text(text))
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_bytes(KeyVisitor)
-    }
-}
-
-/// Implements `Deserialize` for a struct of optional fields: each listed key fills its field,
-/// every other key is skipped unread. (What serde's derive does, with keys matched as bytes.)
-macro_rules! deserialize_fields {
-    ($ty:ident $(<$lt:lifetime>)?, $what:literal, { $($key:literal => $field:ident),* $(,)? }) => {
-        impl<'de $(: $lt, $lt)?> Deserialize<'de> for $ty $(<$lt>)? {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct FieldsVisitor $(<$lt>)? (std::marker::PhantomData<$ty $(<$lt>)?>);
-                impl<'de $(: $lt, $lt)?> Visitor<'de> for FieldsVisitor $(<$lt>)? {
-                    type Value = $ty $(<$lt>)?;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str($what)
-                    }
-                    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                        let mut out = <$ty>::default();
-                        while let Some(key) = map.next_key::<Key<'de>>()? {
-                            match &*key.0 {
-                                $( k if k == $key.as_bytes() => out.$field = map.next_value()?, )*
-                                _ => {
-                                    map.next_value::<IgnoredAny>()?;
-                                }
-                            }
-                        }
-                        Ok(out)
-                    }
-                }
-                d.deserialize_map(FieldsVisitor(std::marker::PhantomData))
-            }
-        }
-    };
 }
 
 /// A resource quantity as written: a string (`"500m"`, `"1Gi"`) or a bare number (`1` in YAML).

@@ -1,11 +1,8 @@
 //! `admission.k8s.io/v1` AdmissionReview: the request fields pod security reads, and the response.
 
-use std::fmt;
+use serde::Serialize;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
-
-use super::model::{Key, Object, Text};
+use super::model::{Object, Text};
 use super::{Error, Evaluation, Policy, Result};
 
 /// An `admission.k8s.io/v1` AdmissionReview as the apiserver sends it, borrowed from the body.
