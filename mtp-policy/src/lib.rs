@@ -6,4 +6,6 @@
 
 #[macro_use]
 mod de;
+#[cfg(feature = "admission")]
+pub mod admission;
 pub mod pod_security;

@@ -1,0 +1,153 @@
+//! `pod-security.mtp.dev`: the `mtp` profile on tenant pods and workload templates.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+use super::{system_namespaces, tenant_namespaces};
+use crate::admission::{FailurePolicy, Operation, Request, Response, Rule, Webhook, WebhookKind};
+use crate::pod_security::model::{Container, Object};
+use crate::pod_security::{Policy, Profile};
+
+/// Validates pods (CREATE; UPDATE only when containers or images change, as Pod Security
+/// Admission does; `pods/ephemeralcontainers` UPDATE) and workload templates against a policy
+/// (the `mtp` profile by default), in tenant namespaces only.
+#[derive(Debug, Clone)]
+pub struct PodSecurityHook {
+    policy: Policy,
+    excluded: Vec<String>,
+}
+
+impl PodSecurityHook {
+    /// The hook for a platform whose own namespace is `platform_namespace` (excluded with the
+    /// system namespaces).
+    pub fn new(platform_namespace: &str) -> PodSecurityHook {
+        PodSecurityHook {
+            policy: Policy::new(Profile::Mtp),
+            excluded: system_namespaces(platform_namespace),
+        }
+    }
+
+    /// With another policy.
+    pub fn with_policy(mut self, policy: Policy) -> PodSecurityHook {
+        self.policy = policy;
+        self
+    }
+}
+
+const WORKLOADS: &[&str] = &["deployments", "replicasets", "statefulsets", "daemonsets"];
+const BATCH: &[&str] = &["jobs", "cronjobs"];
+
+impl Webhook for PodSecurityHook {
+    fn name(&self) -> &str {
+        "pod-security.mtp.dev"
+    }
+
+    fn path(&self) -> &str {
+        "/validate/pod-security"
+    }
+
+    fn kind(&self) -> WebhookKind {
+        WebhookKind::Validating
+    }
+
+    fn rules(&self) -> Vec<Rule> {
+        use Operation::{Create, Update};
+        vec![
+            Rule::new(
+                &[Create, Update],
+                &[""],
+                &[
+                    "pods",
+                    "pods/ephemeralcontainers",
+                    "replicationcontrollers",
+                    "podtemplates",
+                ],
+            ),
+            Rule::new(&[Create, Update], &["apps"], WORKLOADS),
+            Rule::new(&[Create, Update], &["batch"], BATCH),
+        ]
+    }
+
+    fn failure_policy(&self) -> FailurePolicy {
+        FailurePolicy::Fail
+    }
+
+    fn namespace_selector(&self) -> Option<LabelSelector> {
+        Some(tenant_namespaces(&self.excluded))
+    }
+
+    fn doc(&self) -> &str {
+        "Refuses unsafe pods in tenant namespaces: every container and init container sets non-zero \
+         cpu and memory limits, and every container (ephemeral ones included) has a securityContext \
+         that is not privileged, does not run as root (runAsNonRoot not false, runAsUser not 0, \
+         container value else pod value), sets readOnlyRootFilesystem=true and \
+         allowPrivilegeEscalation=false. Checks pods on CREATE, on UPDATE only when containers or \
+         images change (as Pod Security Admission), kubectl debug's ephemeral containers, and the pod \
+         templates of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, \
+         ReplicationControllers and PodTemplates, so a bad template is refused before it makes pods. \
+         Fails closed: only tenant namespaces are selected, so an outage never blocks the platform."
+    }
+
+    fn admit(&self, request: &Request<'_>) -> Response {
+        let Some(object_json) = request.object_json() else {
+            return Response::allow();
+        };
+        let object: Object<'_> = match serde_json::from_str(object_json) {
+            Ok(object) => object,
+            Err(e) => return Response::invalid(format!("cannot read request.object: {e}")),
+        };
+        let is_pod_update = request.operation() == Some(Operation::Update)
+            && request.resource() == "pods"
+            && request.sub_resource().is_empty();
+        if is_pod_update {
+            let old: Option<Object<'_>> = request
+                .old_object_json()
+                .and_then(|o| serde_json::from_str(o).ok());
+            if old.is_some_and(|old| !significant_update(&old, &object)) {
+                return Response::allow();
+            }
+        }
+        match self.policy.evaluate(&object) {
+            Ok(evaluation) if evaluation.allowed() => Response::allow(),
+            Ok(evaluation) => {
+                let mut checks: Vec<String> = evaluation
+                    .violations
+                    .iter()
+                    .map(|v| v.check.to_owned())
+                    .collect();
+                checks.dedup();
+                Response::deny(evaluation.message(self.policy.profile)).with_checks(checks)
+            }
+            Err(e) => Response::invalid(format!("cannot check request.object: {e}")),
+        }
+    }
+}
+
+fn images<'c>(containers: &'c Option<Vec<Container<'_>>>) -> Vec<(&'c str, Option<&'c str>)> {
+    containers
+        .iter()
+        .flatten()
+        .map(|c| (c.name(), c.image.as_deref()))
+        .collect()
+}
+
+/// An update that changes containers, images or the security annotations (the fields Pod Security
+/// Admission re-evaluates; the rest of a pod spec is immutable).
+fn significant_update(old: &Object<'_>, new: &Object<'_>) -> bool {
+    let (Some(old_spec), Some(new_spec)) = (&old.spec, &new.spec) else {
+        return true;
+    };
+    let annotations = |o: &Object<'_>| {
+        o.metadata
+            .as_ref()
+            .map(|m| m.annotations.0.len())
+            .unwrap_or(0)
+    };
+    let same_annotations = match (&old.metadata, &new.metadata) {
+        (Some(a), Some(b)) => a.annotations == b.annotations,
+        _ => annotations(old) == annotations(new),
+    };
+    images(&old_spec.containers) != images(&new_spec.containers)
+        || images(&old_spec.init_containers) != images(&new_spec.init_containers)
+        || images(&old_spec.ephemeral_containers) != images(&new_spec.ephemeral_containers)
+        || !same_annotations
+}

@@ -1,0 +1,251 @@
+//! The HTTP side: one route per hook, the AdmissionReview wire format, RFC 9457 errors.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::routing::any;
+use serde_json::json;
+
+use super::request::AdmissionReview;
+use super::{Registry, Webhook};
+
+/// The apiserver's own limit on an AdmissionReview body.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// What became of one admission request, for metrics and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Allowed without a patch.
+    Allowed,
+    /// Allowed with a JSON Patch.
+    Patched,
+    /// Denied; the check ids behind it.
+    Denied(Vec<String>),
+    /// The HTTP request was refused (bad body, method, content type); the HTTP status.
+    Rejected(u16),
+}
+
+/// Told about every request a hook answers.
+pub trait Observer: Send + Sync + 'static {
+    /// One request to `hook` ended with `outcome` after `elapsed`.
+    fn observe(&self, hook: &str, outcome: &Outcome, elapsed: Duration);
+}
+
+struct NoObserver;
+
+impl Observer for NoObserver {
+    fn observe(&self, _: &str, _: &Outcome, _: Duration) {}
+}
+
+#[derive(Clone)]
+struct HookState {
+    hook: Arc<dyn Webhook>,
+    observer: Arc<dyn Observer>,
+}
+
+/// An RFC 9457 `application/problem+json` response with a stable `type`.
+pub fn problem(
+    status: StatusCode,
+    kind: &str,
+    title: &str,
+    detail: impl Into<String>,
+) -> HttpResponse {
+    let body = json!({
+        "type": format!("https://mtp.dev/problems/{kind}"),
+        "title": title,
+        "status": status.as_u16(),
+        "detail": detail.into(),
+    });
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+impl Registry {
+    /// The router: one route per hook at its path, answering `POST` with `application/json`.
+    pub fn router(&self) -> Router {
+        self.router_with_observer(Arc::new(NoObserver))
+    }
+
+    /// The router, telling `observer` about every request.
+    pub fn router_with_observer(&self, observer: Arc<dyn Observer>) -> Router {
+        let mut router = Router::new();
+        for hook in &self.hooks {
+            let state = HookState {
+                hook: Arc::clone(hook),
+                observer: Arc::clone(&observer),
+            };
+            router = router.route(hook.path(), any(handle).with_state(state));
+        }
+        // Bodies over the apiserver's own limit are refused with 413 by the handler.
+        router.layer(DefaultBodyLimit::max(MAX_BODY))
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+async fn handle(
+    State(state): State<HookState>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> HttpResponse {
+    let started = Instant::now();
+    let name = state.hook.name();
+    let (outcome, response) = answer(&*state.hook, &method, &headers, body);
+    state.observer.observe(name, &outcome, started.elapsed());
+    response
+}
+
+fn answer(
+    hook: &dyn Webhook,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> (Outcome, HttpResponse) {
+    let reject = |status: StatusCode, kind: &str, title: &str, detail: String| {
+        (
+            Outcome::Rejected(status.as_u16()),
+            problem(status, kind, title, detail),
+        )
+    };
+    if method != Method::POST {
+        let (outcome, mut response) = reject(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            format!("{method} is not allowed: send the AdmissionReview with POST"),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return (outcome, response);
+    }
+    if !is_json(headers) {
+        let got = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none");
+        return reject(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            format!("content type {got:?} is not supported: send application/json"),
+        );
+    }
+    let body = match body {
+        Ok(body) if body.len() > super::router::MAX_BODY => return too_large(),
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+        Err(e) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                "unreadable-body",
+                "Unreadable body",
+                format!("cannot read the body: {e}"),
+            );
+        }
+    };
+    let review: AdmissionReview<'_> = match serde_json::from_slice(&body) {
+        Ok(review) => review,
+        Err(e) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                "malformed-admission-review",
+                "Malformed AdmissionReview",
+                format!("the body is not a valid AdmissionReview: {e}"),
+            );
+        }
+    };
+    let request = match validate(&review) {
+        Ok(request) => request,
+        Err(detail) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                "invalid-admission-review",
+                "Invalid AdmissionReview",
+                detail,
+            );
+        }
+    };
+    // The hooks do not panic on any input; should one ever do, the request gets a 500 and the
+    // server goes on serving.
+    let response = match catch_unwind(AssertUnwindSafe(|| hook.admit(request))) {
+        Ok(response) => response,
+        Err(_) => {
+            return reject(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                format!("webhook {:?} failed on this request", hook.name()),
+            );
+        }
+    };
+    let outcome = if !response.allowed {
+        Outcome::Denied(response.checks.clone())
+    } else if response.patch.is_empty() {
+        Outcome::Allowed
+    } else {
+        Outcome::Patched
+    };
+    let review = response.to_review(request.uid());
+    let mut http = HttpResponse::new(Body::from(review.to_string()));
+    http.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    (outcome, http)
+}
+
+fn too_large() -> (Outcome, HttpResponse) {
+    (
+        Outcome::Rejected(413),
+        problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!(
+                "the body is over {MAX_BODY} bytes, the apiserver's own limit for an AdmissionReview"
+            ),
+        ),
+    )
+}
+
+fn validate<'r, 'a>(review: &'r AdmissionReview<'a>) -> Result<&'r super::Request<'a>, String> {
+    match review.api_version.as_deref() {
+        Some("admission.k8s.io/v1") => {}
+        Some(other) => {
+            return Err(format!(
+                "apiVersion is {other:?}; this webhook speaks admission.k8s.io/v1"
+            ));
+        }
+        None => {
+            return Err("apiVersion is missing; this webhook speaks admission.k8s.io/v1".to_owned());
+        }
+    }
+    match review.kind.as_deref() {
+        Some("AdmissionReview") => {}
+        Some(other) => return Err(format!("kind is {other:?}, expected \"AdmissionReview\"")),
+        None => return Err("kind is missing, expected \"AdmissionReview\"".to_owned()),
+    }
+    let request = review.request.as_ref().ok_or("request is missing")?;
+    if request.uid.as_deref().is_none_or(str::is_empty) {
+        return Err("request.uid is missing".to_owned());
+    }
+    Ok(request)
+}
