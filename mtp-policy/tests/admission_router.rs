@@ -377,7 +377,13 @@ async fn tenant_labels_patch_gives_the_labelled_object() {
 }
 
 /// Method, content type, body, expected status, expected text in the detail.
-type BadCase = (Method, Option<&'static str>, Vec<u8>, StatusCode, &'static str);
+type BadCase = (
+    Method,
+    Option<&'static str>,
+    Vec<u8>,
+    StatusCode,
+    &'static str,
+);
 
 #[tokio::test]
 async fn bad_requests_get_problem_json() {

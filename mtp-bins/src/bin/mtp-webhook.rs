@@ -1,10 +1,14 @@
-//! `mtp-webhook`: mtp's admission policies. `check` runs them offline on files.
+//! `mtp-webhook`: mtp's admission webhooks. `serve` runs them over HTTPS, `check` runs the
+//! policies offline on files, `manifests` and `docs` describe them.
 
 use std::io;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mtp_bins::webhook::check::{self, CheckArgs};
+use mtp_bins::webhook::manifests::{self, ManifestsArgs};
+use mtp_bins::webhook::serve::{self, ServeArgs, Server};
+use mtp_policy::admission::hooks::NamespaceCache;
 
 /// mtp's admission webhooks and their policies.
 #[derive(Debug, Parser)]
@@ -20,6 +24,16 @@ enum Command {
     ///
     /// Exit codes: 0 all allowed, 1 any denied, 2 any input that cannot be read or parsed.
     Check(CheckArgs),
+    /// Serve the admission webhooks over HTTPS.
+    Serve(ServeArgs),
+    /// Print the ValidatingWebhookConfiguration and MutatingWebhookConfiguration as YAML.
+    Manifests(ManifestsArgs),
+    /// Print what each webhook does, as JSON.
+    Docs {
+        /// The platform's namespace.
+        #[arg(long, env = "MTP_PLATFORM_NAMESPACE", default_value = "mtp-system")]
+        platform_namespace: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -43,5 +57,70 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Manifests(args) => print(manifests::render(&args)),
+        Command::Docs { platform_namespace } => {
+            print(manifests::docs(&platform_namespace).map(|d| d + "\n"))
+        }
+        Command::Serve(args) => {
+            init_logging();
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("error: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(run_serve(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
     }
+}
+
+fn print(result: anyhow::Result<String>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .try_init();
+}
+
+async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let namespaces = std::sync::Arc::new(NamespaceCache::default());
+    let registry = serve::registry(&args.platform_namespace, namespaces.clone())?;
+    if args.manage || args.watch_namespaces {
+        let client = kube::Client::try_default().await?;
+        if args.manage {
+            mtp_bins::webhook::manage::ensure(&client, &args, &registry).await?;
+            tokio::spawn(mtp_bins::webhook::manage::rotate_forever(
+                client.clone(),
+                args.clone(),
+                registry.clone(),
+            ));
+        }
+        tokio::spawn(mtp_bins::webhook::namespaces::watch(client, namespaces));
+    }
+    let server = Server::bind(&args, &registry).await?;
+    server.run(serve::shutdown_signal()).await
 }

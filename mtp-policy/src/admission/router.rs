@@ -235,7 +235,9 @@ fn validate<'r, 'a>(review: &'r AdmissionReview<'a>) -> Result<&'r super::Reques
             ));
         }
         None => {
-            return Err("apiVersion is missing; this webhook speaks admission.k8s.io/v1".to_owned());
+            return Err(
+                "apiVersion is missing; this webhook speaks admission.k8s.io/v1".to_owned(),
+            );
         }
     }
     match review.kind.as_deref() {

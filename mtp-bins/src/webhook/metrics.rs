@@ -1,0 +1,161 @@
+//! Prometheus metrics of the webhook server: requests by hook and outcome, latency, denials by
+//! hook and check.
+
+use std::time::Duration;
+
+use mtp_policy::admission::{Observer, Outcome};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    hook: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HookLabels {
+    hook: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DenialLabels {
+    hook: String,
+    check: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 25 µs .. ~1.6 s
+    Histogram::new(exponential_buckets(0.000_025, 2.0, 17))
+}
+
+/// The webhook's metrics; an [`Observer`] of the admission router.
+#[derive(Debug)]
+pub struct WebhookMetrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<HookLabels, Histogram, fn() -> Histogram>,
+    denials: Family<DenialLabels, Counter>,
+}
+
+impl Default for WebhookMetrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let duration = Family::<HookLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let denials = Family::<DenialLabels, Counter>::default();
+        registry.register(
+            "mtp_webhook_requests",
+            "Admission requests by hook and outcome (allowed, patched, denied, rejected_<status>)",
+            requests.clone(),
+        );
+        registry.register(
+            "mtp_webhook_request_duration_seconds",
+            "Time to answer an admission request",
+            duration.clone(),
+        );
+        registry.register(
+            "mtp_webhook_denials",
+            "Denied admission requests by hook and check",
+            denials.clone(),
+        );
+        WebhookMetrics {
+            registry,
+            requests,
+            duration,
+            denials,
+        }
+    }
+}
+
+impl WebhookMetrics {
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Observer for WebhookMetrics {
+    fn observe(&self, hook: &str, outcome: &Outcome, elapsed: Duration) {
+        let outcome_label = match outcome {
+            Outcome::Allowed => "allowed".to_owned(),
+            Outcome::Patched => "patched".to_owned(),
+            Outcome::Denied(checks) => {
+                for check in checks {
+                    self.denials
+                        .get_or_create(&DenialLabels {
+                            hook: hook.to_owned(),
+                            check: check.clone(),
+                        })
+                        .inc();
+                }
+                "denied".to_owned()
+            }
+            Outcome::Rejected(status) => format!("rejected_{status}"),
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                hook: hook.to_owned(),
+                outcome: outcome_label,
+            })
+            .inc();
+        self.duration
+            .get_or_create(&HookLabels {
+                hook: hook.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_outcomes_denials_and_latency() {
+        let m = WebhookMetrics::default();
+        m.observe(
+            "pod-security.mtp.dev",
+            &Outcome::Denied(vec!["limits".into(), "privileged".into()]),
+            Duration::from_micros(40),
+        );
+        m.observe(
+            "pod-security.mtp.dev",
+            &Outcome::Allowed,
+            Duration::from_micros(30),
+        );
+        m.observe(
+            "pod-security.mtp.dev",
+            &Outcome::Rejected(400),
+            Duration::from_micros(5),
+        );
+        let text = m.encode();
+        assert!(
+            text.contains(
+                r#"mtp_webhook_requests_total{hook="pod-security.mtp.dev",outcome="denied"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"mtp_webhook_requests_total{hook="pod-security.mtp.dev",outcome="rejected_400"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"mtp_webhook_denials_total{hook="pod-security.mtp.dev",check="privileged"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"mtp_webhook_request_duration_seconds_count{hook="pod-security.mtp.dev"} 3"#
+            ),
+            "{text}"
+        );
+    }
+}

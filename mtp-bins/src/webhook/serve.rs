@@ -1,0 +1,291 @@
+//! `mtp-webhook serve`: the admission webhooks over HTTPS (rustls), certificates reloaded when they
+//! change on disk, `/readyz` and `/metrics` on a plain-HTTP probe port.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum_server::tls_rustls::RustlsConfig;
+use clap::Args;
+use mtp_policy::admission::Registry;
+use mtp_policy::admission::hooks::NamespaceCache;
+use tracing::{info, warn};
+
+use super::certs::{self, CertPaths};
+use super::metrics::WebhookMetrics;
+
+/// Flags of `mtp-webhook serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address of the HTTPS listener.
+    #[arg(long, env = "MTP_LISTEN", default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// Directory holding `tls.crt` and `tls.key` (and `ca.crt`); reloaded when they change.
+    #[arg(long, env = "MTP_CERT_DIR")]
+    pub cert_dir: PathBuf,
+    /// Generate a CA and a serving certificate into the cert dir when none is there.
+    #[arg(long, env = "MTP_SELF_SIGNED")]
+    pub self_signed: bool,
+    /// DNS names of the generated certificate (repeat the flag; default: the Service names).
+    #[arg(long = "dns-name", env = "MTP_DNS_NAMES", value_delimiter = ',')]
+    pub dns_names: Vec<String>,
+    /// Address of the plain-HTTP listener for `/readyz`, `/healthz` and `/metrics`.
+    #[arg(long, env = "MTP_PROBE_LISTEN", default_value = "0.0.0.0:8080")]
+    pub probe_listen: SocketAddr,
+    /// The platform's namespace (excluded from tenant hooks, protected).
+    #[arg(long, env = "MTP_PLATFORM_NAMESPACE", default_value = "mtp-system")]
+    pub platform_namespace: String,
+    /// The webhook Service's name (for the certificate's DNS names and `--manage`).
+    #[arg(long, env = "MTP_SERVICE_NAME", default_value = "mtp-webhook")]
+    pub service_name: String,
+    /// In-cluster: ensure the TLS Secret, the Service and both webhook configurations (server-side
+    /// apply), and rotate the certificate 30 days before it expires.
+    #[arg(long, env = "MTP_MANAGE")]
+    pub manage: bool,
+    /// Watch namespaces through the Kubernetes API to resolve tenants (on by default with --manage).
+    #[arg(long, env = "MTP_WATCH_NAMESPACES")]
+    pub watch_namespaces: bool,
+    /// How often to look for changed certificate files, in seconds.
+    #[arg(long, env = "MTP_CERT_RELOAD_SECONDS", default_value_t = 5)]
+    pub cert_reload_seconds: u64,
+}
+
+impl ServeArgs {
+    /// The certificate's DNS names: as given, else the Service's names.
+    pub fn dns_names(&self) -> Vec<String> {
+        if self.dns_names.is_empty() {
+            certs::service_dns_names(&self.service_name, &self.platform_namespace)
+        } else {
+            self.dns_names.clone()
+        }
+    }
+}
+
+/// A server bound to its addresses, not yet serving.
+pub struct Server {
+    tls: std::net::TcpListener,
+    probe: tokio::net::TcpListener,
+    config: RustlsConfig,
+    router: Router,
+    probe_router: Router,
+    ready: Arc<AtomicBool>,
+    paths: CertPaths,
+    reload_every: Duration,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("tls", &self.tls.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
+struct ProbeState {
+    ready: Arc<AtomicBool>,
+    metrics: Arc<WebhookMetrics>,
+}
+
+async fn readyz(State(state): State<ProbeState>) -> impl IntoResponse {
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the TLS listener is not serving yet\n",
+        )
+    }
+}
+
+async fn metrics_text(State(state): State<ProbeState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+}
+
+/// The webhook router (every hook, plus `GET /healthz`), reporting to `metrics`.
+pub fn app(registry: &Registry, metrics: Arc<WebhookMetrics>) -> Router {
+    registry
+        .router_with_observer(metrics)
+        .route("/healthz", get(|| async { "ok\n" }))
+}
+
+impl Server {
+    /// Prepares certificates (generating them with `--self-signed`), binds both listeners.
+    pub async fn bind(args: &ServeArgs, registry: &Registry) -> anyhow::Result<Server> {
+        // Only one TLS provider is compiled in, but be explicit; an error means one is installed.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let paths = CertPaths::in_dir(&args.cert_dir);
+        if args.self_signed && certs::ensure_self_signed(&paths, &args.dns_names())? {
+            info!(dir = %args.cert_dir.display(), "generated a CA and a serving certificate");
+        }
+        if !paths.cert.exists() || !paths.key.exists() {
+            anyhow::bail!(
+                "no tls.crt and tls.key in {}: mount a certificate there, or pass --self-signed (or --manage in a cluster)",
+                args.cert_dir.display()
+            );
+        }
+        let config = RustlsConfig::from_pem_file(&paths.cert, &paths.key)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot load the certificate from {}",
+                    args.cert_dir.display()
+                )
+            })?;
+        let metrics = Arc::new(WebhookMetrics::default());
+        let ready = Arc::new(AtomicBool::new(false));
+        let tls = std::net::TcpListener::bind(args.listen)
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        tls.set_nonblocking(true)?;
+        let probe = tokio::net::TcpListener::bind(args.probe_listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.probe_listen))?;
+        let probe_router = Router::new()
+            .route("/readyz", get(readyz))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/metrics", get(metrics_text))
+            .with_state(ProbeState {
+                ready: Arc::clone(&ready),
+                metrics: Arc::clone(&metrics),
+            });
+        Ok(Server {
+            tls,
+            probe,
+            config,
+            router: app(registry, metrics),
+            probe_router,
+            ready,
+            paths,
+            reload_every: Duration::from_secs(args.cert_reload_seconds.max(1)),
+        })
+    }
+
+    /// The HTTPS address.
+    pub fn tls_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tls.local_addr()
+    }
+
+    /// The probe address.
+    pub fn probe_addr(&self) -> std::io::Result<SocketAddr> {
+        self.probe.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests (up to 10 s).
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let handle = axum_server::Handle::new();
+        let reload = tokio::spawn(watch_certificates(
+            self.config.clone(),
+            self.paths.clone(),
+            self.reload_every,
+        ));
+        let probe_router = self.probe_router;
+        let probe = self.probe;
+        let probe_task = tokio::spawn(async move { axum::serve(probe, probe_router).await });
+        let ready = Arc::clone(&self.ready);
+        let watch = handle.clone();
+        tokio::spawn(async move {
+            if let Some(addr) = watch.listening().await {
+                info!(%addr, "serving admission webhooks over TLS");
+                ready.store(true, Ordering::Release);
+            }
+        });
+        let stop = handle.clone();
+        let ready = Arc::clone(&self.ready);
+        tokio::spawn(async move {
+            shutdown.await;
+            info!("shutting down: draining in-flight requests");
+            ready.store(false, Ordering::Release);
+            stop.graceful_shutdown(Some(Duration::from_secs(10)));
+        });
+        let served = axum_server::from_tcp_rustls(self.tls, self.config)?
+            .handle(handle)
+            .serve(self.router.into_make_service())
+            .await;
+        reload.abort();
+        probe_task.abort();
+        served.context("the TLS server failed")
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Reloads the certificate when `tls.crt` or `tls.key` change; a broken pair keeps the old one.
+async fn watch_certificates(config: RustlsConfig, paths: CertPaths, every: Duration) {
+    let mut seen = (modified(&paths.cert), modified(&paths.key));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let now = (modified(&paths.cert), modified(&paths.key));
+        if now == seen {
+            continue;
+        }
+        match config.reload_from_pem_file(&paths.cert, &paths.key).await {
+            Ok(()) => {
+                info!(cert = %paths.cert.display(), "reloaded the serving certificate");
+                seen = now;
+            }
+            // Half-written or mismatched files: keep serving the old certificate, try again later.
+            Err(e) => {
+                warn!(error = %e, "the new certificate files cannot be loaded yet; keeping the old certificate")
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// The hooks mtp ships, for a platform in `platform_namespace`.
+pub fn registry(
+    platform_namespace: &str,
+    namespaces: Arc<NamespaceCache>,
+) -> Result<Registry, mtp_policy::admission::RegistryError> {
+    use mtp_policy::admission::Webhook;
+    use mtp_policy::admission::hooks::{
+        NamespaceLabelsHook, PodSecurityHook, ProtectedNamespacesHook, TenantLabelsHook,
+    };
+    Registry::new([
+        Arc::new(PodSecurityHook::new(platform_namespace)) as Arc<dyn Webhook>,
+        Arc::new(TenantLabelsHook::new(namespaces, platform_namespace)),
+        Arc::new(ProtectedNamespacesHook::new(platform_namespace)),
+        Arc::new(NamespaceLabelsHook::new(platform_namespace)),
+    ])
+}
