@@ -277,7 +277,15 @@ pub const MAX_USER_LEN: usize = 256;
 /// Checks a user name as the IdP gives it: non-empty, no surrounding blanks or control
 /// characters, at most [`MAX_USER_LEN`] bytes. `field` names it in the error.
 pub fn validate_user(field: &str, user: &str) -> crate::Result<()> {
-    let problem = if user.trim().is_empty() {
+    match user_problem(user) {
+        Some(p) => Err(crate::Error::invalid(field, format!("user {user:?} {p}"))),
+        None => Ok(()),
+    }
+}
+
+/// What is wrong with a user name, if anything.
+fn user_problem(user: &str) -> Option<&'static str> {
+    if user.trim().is_empty() {
         Some("must not be empty")
     } else if user.len() > MAX_USER_LEN {
         Some("must be at most 256 bytes")
@@ -287,10 +295,6 @@ pub fn validate_user(field: &str, user: &str) -> crate::Result<()> {
         Some("must not contain control characters")
     } else {
         None
-    };
-    match problem {
-        Some(p) => Err(crate::Error::invalid(field, format!("user {user:?} {p}"))),
-        None => Ok(()),
     }
 }
 
@@ -338,7 +342,9 @@ impl TenantSpec {
                 ));
             }
             for (i, user) in users.iter().enumerate() {
-                validate_user(&format!("spec.{list}[{i}]"), user)?;
+                if user_problem(user).is_some() {
+                    validate_user(&format!("spec.{list}[{i}]"), user)?;
+                }
                 if users[..i].contains(user) {
                     return Err(crate::Error::invalid(
                         format!("spec.{list}[{i}]"),

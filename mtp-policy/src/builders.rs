@@ -136,31 +136,35 @@ impl ObjectBase {
 /// assert!(validate_dns1123_label("namespace", "Tenant_Acme").is_err());
 /// ```
 pub fn validate_dns1123_label(field: &str, value: &str) -> Result<()> {
-    let fail = |reason| {
-        Err(BuildError::InvalidName {
+    match dns1123_problem(value) {
+        None => Ok(()),
+        Some(reason) => Err(BuildError::InvalidName {
             field: field.to_string(),
             value: value.to_string(),
             reason,
-        })
+        }),
+    }
+}
+
+/// What makes `value` not a DNS-1123 label, if anything.
+fn dns1123_problem(value: &str) -> Option<&'static str> {
+    let bytes = value.as_bytes();
+    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+        return Some("must not be empty");
     };
-    if value.is_empty() {
-        return fail("must not be empty");
-    }
     if value.len() > 63 {
-        return fail("must be at most 63 characters");
+        return Some("must be at most 63 characters");
     }
-    if !value
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
     {
-        return fail("must consist of lower-case letters, digits and '-'");
+        return Some("must consist of lower-case letters, digits and '-'");
     }
-    let first = value.as_bytes()[0];
-    let last = value.as_bytes()[value.len() - 1];
-    if first == b'-' || last == b'-' {
-        return fail("must start and end with a letter or digit");
+    if *first == b'-' || *last == b'-' {
+        return Some("must start and end with a letter or digit");
     }
-    Ok(())
+    None
 }
 
 /// Checks that `value` is a Kubernetes resource quantity such as `500m`, `2`, `1Gi` or `1e3`.
@@ -230,11 +234,8 @@ fn validate_label(field: &str, key: &str, value: &str) -> Result<()> {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    let prefix_ok = prefix.is_none_or(|p| {
-        p.len() <= 253
-            && p.split('.')
-                .all(|part| validate_dns1123_label(field, part).is_ok())
-    });
+    let prefix_ok = prefix
+        .is_none_or(|p| p.len() <= 253 && p.split('.').all(|part| dns1123_problem(part).is_none()));
     let value_ok = value.is_empty() || name_ok(value, 63);
     if prefix_ok && name_ok(name, 63) && value_ok {
         Ok(())
@@ -247,14 +248,8 @@ fn validate_label(field: &str, key: &str, value: &str) -> Result<()> {
     }
 }
 
-fn validate_user(field: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
-        return Err(BuildError::InvalidUser {
-            field: field.to_string(),
-            value: value.to_string(),
-        });
-    }
-    Ok(())
+fn user_ok(value: &str) -> bool {
+    !(value.trim().is_empty() || value.len() > 256 || value.chars().any(char::is_control))
 }
 
 /// Builds a `RoleBinding` named `name` in `namespace` that grants the ClusterRole `cluster_role`
@@ -280,7 +275,12 @@ pub fn role_binding(
     base.validate()?;
     let mut subjects = Vec::with_capacity(users.len());
     for (i, user) in users.iter().enumerate() {
-        validate_user(&format!("users[{i}]"), user)?;
+        if !user_ok(user) {
+            return Err(BuildError::InvalidUser {
+                field: format!("users[{i}]"),
+                value: user.clone(),
+            });
+        }
         subjects.push(Subject {
             api_group: Some("rbac.authorization.k8s.io".to_string()),
             kind: "User".to_string(),
@@ -409,7 +409,9 @@ pub fn isolation_network_policy(
     let mut tenant_namespaces: Vec<String> = Vec::with_capacity(params.tenant_namespaces.len() + 1);
     tenant_namespaces.push(params.namespace.to_string());
     for (i, ns) in params.tenant_namespaces.iter().enumerate() {
-        validate_dns1123_label(&format!("tenant_namespaces[{i}]"), ns)?;
+        if dns1123_problem(ns).is_some() {
+            validate_dns1123_label(&format!("tenant_namespaces[{i}]"), ns)?;
+        }
         if !tenant_namespaces.contains(ns) {
             tenant_namespaces.push(ns.clone());
         }
@@ -582,7 +584,9 @@ pub fn resource_quota(
     let mut limits = BTreeMap::new();
     for (resource, quantity) in hard {
         validate_label("hard", resource, "")?;
-        validate_quantity(&format!("hard.{resource}"), quantity)?;
+        if !is_quantity(quantity) {
+            validate_quantity(&format!("hard.{resource}"), quantity)?;
+        }
         limits.insert(resource.clone(), Quantity(quantity.clone()));
     }
     Ok(ResourceQuota {
