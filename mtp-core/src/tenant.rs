@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -97,8 +97,10 @@ impl std::str::FromStr for Egress {
 /// The desired state of a tenant.
 // Two `printcolumn(...)` entries are two columns, not a duplicate.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
+    validation = Rule::new("size(self.metadata.name) <= 56").message("a tenant name has at most 56 characters, so that namespace tenant-<name> fits in 63"),
+    validation = Rule::new("self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("a tenant name is a DNS-1123 label: lower-case letters, digits and '-'"),
     group = "mtp.dev",
     version = "v1alpha1",
     kind = "Tenant",

@@ -191,6 +191,18 @@ fn crd_is_cluster_scoped_with_validation() {
     assert_eq!(spec["namespaces"]["items"]["maxLength"], 40);
     assert_eq!(spec["admins"]["items"]["minLength"], 1);
     assert!(spec["ownerEmail"]["pattern"].is_string());
+    let rules = schema["openAPIV3Schema"]["x-kubernetes-validations"]
+        .as_array()
+        .unwrap();
+    let rules: Vec<&str> = rules.iter().filter_map(|r| r["rule"].as_str()).collect();
+    assert!(
+        rules.contains(&"size(self.metadata.name) <= 56"),
+        "{rules:?}"
+    );
+    assert!(
+        rules.iter().any(|r| r.contains("metadata.name.matches")),
+        "{rules:?}"
+    );
 }
 
 fn peers_namespaces(np: &NetworkPolicy) -> Vec<String> {

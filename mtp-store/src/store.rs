@@ -48,6 +48,8 @@ impl SeaStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_timeout(ACQUIRE_TIMEOUT);
         if url.starts_with("sqlite:") {
+            // An embedded database has no network to lose: pinging before each use only costs.
+            opts.test_before_acquire(false);
             if is_sqlite_memory(url) {
                 // Each connection to `:memory:` is its own database: keep exactly one, forever.
                 opts.max_connections(1)
