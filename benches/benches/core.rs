@@ -23,6 +23,7 @@ fn bench_plan(c: &mut Criterion) {
     for i in 0..4 {
         enterprise = enterprise.with_namespace(&format!("env{i}"));
     }
+    let enterprise_1admin = enterprise.clone().with_admin("admin@megacorp.com");
     for i in 0..20 {
         enterprise = enterprise.with_admin(&format!("admin{i}@megacorp.com"));
     }
@@ -33,6 +34,9 @@ fn bench_plan(c: &mut Criterion) {
     });
     group.bench_function("pro_2ns", |b| {
         b.iter(|| plan(black_box(&pro), &catalogue, &settings).unwrap())
+    });
+    group.bench_function("enterprise_5ns_1admin", |b| {
+        b.iter(|| plan(black_box(&enterprise_1admin), &catalogue, &settings).unwrap())
     });
     group.bench_function("enterprise_5ns_20admins", |b| {
         b.iter(|| plan(black_box(&enterprise), &catalogue, &settings).unwrap())

@@ -250,9 +250,9 @@ pub fn plan(
             namespace: ns,
             tenant_namespaces: &namespaces,
             platform_namespace: &settings.platform_namespace,
-            platform_pod_labels: settings.platform_pod_labels.clone(),
+            platform_pod_labels: &settings.platform_pod_labels,
             dns_namespace: &settings.dns_namespace,
-            dns_pod_labels: settings.dns_pod_labels.clone(),
+            dns_pod_labels: &settings.dns_pod_labels,
             internet_egress: egress == crate::Egress::Internet,
             internet_except: &settings.internet_except,
         };

@@ -16,6 +16,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use k8s_openapi::api::core::v1::{
     LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec,
@@ -310,17 +311,25 @@ pub struct IsolationParams<'a> {
     /// `platform_pod_labels`.
     pub platform_namespace: &'a str,
     /// Labels that mark platform pods allowed to reach tenant pods (for example an ingress gateway).
-    pub platform_pod_labels: BTreeMap<String, String>,
+    pub platform_pod_labels: &'a BTreeMap<String, String>,
     /// The namespace of the cluster DNS (`kube-system`).
     pub dns_namespace: &'a str,
     /// Labels of the cluster DNS pods (`k8s-app=kube-dns`).
-    pub dns_pod_labels: BTreeMap<String, String>,
+    pub dns_pod_labels: &'a BTreeMap<String, String>,
     /// Whether egress to the internet (0.0.0.0/0 and ::/0, minus link-local) is allowed.
     pub internet_egress: bool,
     /// Extra CIDRs cut out of the internet egress (for example the node or pod networks). The
     /// link-local ranges are always cut out.
     pub internet_except: &'a [String],
 }
+
+/// The default labels of platform pods allowed into tenant namespaces: `mtp.dev/tenant-access=true`.
+pub static DEFAULT_PLATFORM_POD_LABELS: LazyLock<BTreeMap<String, String>> =
+    LazyLock::new(|| BTreeMap::from([("mtp.dev/tenant-access".to_string(), "true".to_string())]));
+
+/// The default labels of the cluster DNS pods: `k8s-app=kube-dns`.
+pub static DEFAULT_DNS_POD_LABELS: LazyLock<BTreeMap<String, String>> =
+    LazyLock::new(|| BTreeMap::from([("k8s-app".to_string(), "kube-dns".to_string())]));
 
 impl<'a> IsolationParams<'a> {
     /// Parameters with the usual defaults: DNS in `kube-system` labelled `k8s-app=kube-dns`,
@@ -334,12 +343,9 @@ impl<'a> IsolationParams<'a> {
             namespace,
             tenant_namespaces,
             platform_namespace,
-            platform_pod_labels: BTreeMap::from([(
-                "mtp.dev/tenant-access".to_string(),
-                "true".to_string(),
-            )]),
+            platform_pod_labels: &DEFAULT_PLATFORM_POD_LABELS,
             dns_namespace: "kube-system",
-            dns_pod_labels: BTreeMap::from([("k8s-app".to_string(), "kube-dns".to_string())]),
+            dns_pod_labels: &DEFAULT_DNS_POD_LABELS,
             internet_egress: false,
             internet_except: &[],
         }
@@ -400,10 +406,10 @@ pub fn isolation_network_policy(
     validate_dns1123_label("platform_namespace", params.platform_namespace)?;
     validate_dns1123_label("dns_namespace", params.dns_namespace)?;
     base.validate()?;
-    for (key, value) in &params.platform_pod_labels {
+    for (key, value) in params.platform_pod_labels {
         validate_label("platform_pod_labels", key, value)?;
     }
-    for (key, value) in &params.dns_pod_labels {
+    for (key, value) in params.dns_pod_labels {
         validate_label("dns_pod_labels", key, value)?;
     }
     let mut tenant_namespaces: Vec<String> = Vec::with_capacity(params.tenant_namespaces.len() + 1);
@@ -443,7 +449,7 @@ pub fn isolation_network_policy(
         NetworkPolicyIngressRule {
             from: Some(vec![NetworkPolicyPeer {
                 namespace_selector: Some(namespace_is(params.platform_namespace)),
-                pod_selector: Some(pods_labelled(&params.platform_pod_labels)),
+                pod_selector: Some(pods_labelled(params.platform_pod_labels)),
                 ip_block: None,
             }]),
             ports: None,
@@ -457,7 +463,7 @@ pub fn isolation_network_policy(
         NetworkPolicyEgressRule {
             to: Some(vec![NetworkPolicyPeer {
                 namespace_selector: Some(namespace_is(params.dns_namespace)),
-                pod_selector: Some(pods_labelled(&params.dns_pod_labels)),
+                pod_selector: Some(pods_labelled(params.dns_pod_labels)),
                 ip_block: None,
             }]),
             ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
@@ -747,10 +753,9 @@ mod tests {
             err.to_string(),
             "internet_except[0]: \"10.0.0.0/33\" is not a CIDR (address/prefix)"
         );
+        let bad_labels = BTreeMap::from([("bad key!".to_string(), "x".to_string())]);
         let mut params = IsolationParams::new("tenant-a", &tenant, "mtp-system");
-        params
-            .platform_pod_labels
-            .insert("bad key!".into(), "x".into());
+        params.platform_pod_labels = &bad_labels;
         assert!(matches!(
             isolation_network_policy(&params, &ObjectBase::default()).unwrap_err(),
             BuildError::InvalidLabel { .. }
