@@ -29,9 +29,18 @@ pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The [`Store`] on SQLite or PostgreSQL through sea-orm.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+}
+
+/// Shows the backend only: connection details (the URL may hold a password) never appear.
+impl std::fmt::Debug for SeaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaStore")
+            .field("backend", &self.db.get_database_backend())
+            .finish_non_exhaustive()
+    }
 }
 
 fn is_sqlite_memory(url: &str) -> bool {

@@ -483,6 +483,45 @@ mod cases {
         assert_eq!(plan.namespace_names(), ["tenant-acme"]);
     }
 
+    pub async fn concurrent_creates_with_one_name(store: &SeaStore) {
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let s = store.clone();
+                tokio::spawn(async move { s.create_tenant(new_tenant("same", Tier::Free)).await })
+            })
+            .collect();
+        let mut ok = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => assert!(
+                    matches!(e, StoreError::Conflict(Conflict::DuplicateName { .. })),
+                    "{e:?}"
+                ),
+            }
+        }
+        assert_eq!(ok, 1);
+        assert_eq!(count_live(store).await, 1);
+    }
+
+    pub async fn corrupt_rows_are_internal_errors_not_panics(store: &SeaStore) {
+        use sea_orm::ConnectionTrait;
+        let t = create(store, "acme", Tier::Free).await;
+        store
+            .connection()
+            .execute_unprepared("UPDATE tenants SET tier = 'platinum', namespaces = 'not json'")
+            .await
+            .unwrap();
+        let err = store.get_tenant(t.id).await.unwrap_err();
+        assert!(matches!(err, StoreError::Internal { .. }), "{err:?}");
+        assert!(err.to_string().contains("tenants.tier"), "{err}");
+        let err = store
+            .list_tenants(&ListParams::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Internal { .. }), "{err:?}");
+    }
+
     pub async fn audit_log(store: &SeaStore) {
         let mut ids = Vec::new();
         for i in 0..5 {
@@ -564,6 +603,8 @@ macro_rules! suite {
                 pagination_over_1000_tenants,
                 bad_list_parameters,
                 members,
+                concurrent_creates_with_one_name,
+                corrupt_rows_are_internal_errors_not_panics,
                 audit_log,
             );
         }
@@ -612,6 +653,20 @@ async fn unreachable_postgres_is_unavailable_without_the_password() {
         .unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("s3cr3t-pw"));
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_the_url() {
+    let url = format!("{}/test", common::postgres_base()).replacen(
+        "postgres@",
+        "postgres:pw-not-checked-by-trust@",
+        1,
+    );
+    let store = SeaStore::connect(&url).await.unwrap();
+    let debug = format!("{store:?}");
+    assert!(!debug.contains("pw-not-checked-by-trust"), "{debug}");
+    assert!(debug.contains("Postgres"), "{debug}");
+    store.close().await.unwrap();
 }
 
 #[tokio::test]
