@@ -136,8 +136,12 @@ impl TenantPlan {
     }
 }
 
-fn build_err(context: String) -> impl FnOnce(BuildError) -> Error {
-    move |source| Error::Build { context, source }
+/// Wraps a builder error with the object it was building; the context is only formatted on error.
+fn build_err(kind: &'static str, namespace: &str, name: &str) -> impl FnOnce(BuildError) -> Error {
+    move |source| Error::Build {
+        context: format!("{kind} {namespace}/{name}"),
+        source,
+    }
 }
 
 /// Computes the plan of `tenant`. Errors name the field of the Tenant (or of the catalogue or
@@ -242,8 +246,11 @@ pub fn plan(
                 .zip([&spec.admins, &spec.operators, &spec.viewers])
         {
             plan.role_bindings.push(
-                builders::role_binding(ns, rb_name, role, users, &base)
-                    .map_err(build_err(format!("RoleBinding {ns}/{rb_name}")))?,
+                builders::role_binding(ns, rb_name, role, users, &base).map_err(build_err(
+                    "RoleBinding",
+                    ns,
+                    rb_name,
+                ))?,
             );
         }
         let params = IsolationParams {
@@ -256,18 +263,29 @@ pub fn plan(
             internet_egress: egress == crate::Egress::Internet,
             internet_except: &settings.internet_except,
         };
-        plan.network_policies.push(
-            builders::isolation_network_policy(&params, &base)
-                .map_err(build_err(format!("NetworkPolicy {ns}/tenant-isolation")))?,
-        );
+        plan.network_policies
+            .push(
+                builders::isolation_network_policy(&params, &base).map_err(build_err(
+                    "NetworkPolicy",
+                    ns,
+                    builders::NETWORK_POLICY_NAME,
+                ))?,
+            );
         plan.limit_ranges.push(
-            builders::limit_range(ns, &defaults, &base)
-                .map_err(build_err(format!("LimitRange {ns}/tenant-defaults")))?,
+            builders::limit_range(ns, &defaults, &base).map_err(build_err(
+                "LimitRange",
+                ns,
+                builders::LIMIT_RANGE_NAME,
+            ))?,
         );
-        plan.resource_quotas.push(
-            builders::resource_quota(ns, &quota, &base)
-                .map_err(build_err(format!("ResourceQuota {ns}/tenant-quota")))?,
-        );
+        plan.resource_quotas
+            .push(
+                builders::resource_quota(ns, &quota, &base).map_err(build_err(
+                    "ResourceQuota",
+                    ns,
+                    builders::RESOURCE_QUOTA_NAME,
+                ))?,
+            );
     }
     Ok(plan)
 }
