@@ -71,6 +71,14 @@ pub enum Conflict {
         /// The version stored now.
         actual: i64,
     },
+    /// One of the tenant's namespaces would belong to another live tenant too
+    /// (see [`crate::naming::shared_namespaces`]).
+    NamespaceTaken {
+        /// The namespace.
+        namespace: String,
+        /// The live tenant that already has it.
+        tenant: String,
+    },
     /// The user is already a member of the tenant.
     DuplicateMember {
         /// The user.
@@ -85,6 +93,10 @@ impl std::fmt::Display for Conflict {
             Conflict::StaleVersion { expected, actual } => write!(
                 f,
                 "the tenant was changed meanwhile: expected version {expected}, stored version is {actual}"
+            ),
+            Conflict::NamespaceTaken { namespace, tenant } => write!(
+                f,
+                "namespace {namespace:?} already belongs to tenant {tenant:?}: choose another name or suffix"
             ),
             Conflict::DuplicateMember { user } => {
                 write!(f, "user {user:?} is already a member of the tenant")

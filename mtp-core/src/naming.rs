@@ -79,10 +79,74 @@ pub fn extra_namespace(name: &str, suffix: &str, field: &str) -> Result<String> 
     Ok(full)
 }
 
+/// The namespace names of tenant `name` with extra `suffixes` (primary first), without checks.
+pub fn namespace_names(name: &str, suffixes: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(1 + suffixes.len());
+    out.push(format!("{NAMESPACE_PREFIX}{name}"));
+    out.extend(
+        suffixes
+            .iter()
+            .map(|s| format!("{NAMESPACE_PREFIX}{name}-{s}")),
+    );
+    out
+}
+
+/// The names that, as a tenant name, could own one of `name`'s namespaces: every prefix of `name`
+/// that ends before a `-` (tenant `a` owns `tenant-a-b` through suffix `b`, which is tenant
+/// `a-b`'s primary namespace).
+///
+/// ```
+/// assert_eq!(mtp_core::naming::hyphen_prefixes("a-b-c"), vec!["a", "a-b"]);
+/// ```
+pub fn hyphen_prefixes(name: &str) -> Vec<&str> {
+    name.match_indices('-')
+        .map(|(i, _)| &name[..i])
+        .filter(|p| !p.is_empty() && !p.ends_with('-'))
+        .collect()
+}
+
+/// The namespaces two tenants would share. `tenant-<name>-<suffix>` is ambiguous (tenant `a`
+/// with suffix `b-ci` and tenant `a-b` with suffix `ci` both get `tenant-a-b-ci`), so the store
+/// refuses a tenant whose namespaces overlap a live tenant's: a namespace must have one owner,
+/// or one tenant's NetworkPolicy and RoleBindings would open another tenant's namespace.
+///
+/// ```
+/// use mtp_core::naming::shared_namespaces;
+/// let shared = shared_namespaces("a", &["b-ci".to_string()], "a-b", &["ci".to_string()]);
+/// assert_eq!(shared, vec!["tenant-a-b-ci".to_string()]);
+/// assert!(shared_namespaces("a", &[], "b", &[]).is_empty());
+/// ```
+pub fn shared_namespaces(
+    name: &str,
+    suffixes: &[String],
+    other: &str,
+    other_suffixes: &[String],
+) -> Vec<String> {
+    let theirs = namespace_names(other, other_suffixes);
+    namespace_names(name, suffixes)
+        .into_iter()
+        .filter(|ns| theirs.contains(ns))
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlaps() {
+        assert_eq!(hyphen_prefixes("abc"), Vec::<&str>::new());
+        assert_eq!(
+            shared_namespaces("a", &["b".into()], "a-b", &[]),
+            vec!["tenant-a-b".to_string()]
+        );
+        assert!(shared_namespaces("a", &["c".into()], "a-b", &["c".into()]).is_empty());
+        assert_eq!(
+            shared_namespaces("a", &[], "a", &[]),
+            vec!["tenant-a".to_string()]
+        );
+    }
 
     #[test]
     fn names() {

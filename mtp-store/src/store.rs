@@ -192,6 +192,47 @@ fn live() -> Condition {
 }
 
 impl SeaStore {
+    /// Refuses namespaces another live tenant already has (`tenant-a-b` is tenant `a`'s extra
+    /// namespace `b` and tenant `a-b`'s primary one). Only tenants whose name is a hyphen-prefix
+    /// of `name`, or has `name` as one, can collide, so only those are read.
+    async fn check_namespaces(
+        &self,
+        name: &str,
+        suffixes: &[String],
+        except: Option<Uuid>,
+    ) -> Result<()> {
+        let prefixes: Vec<String> = mtp_core::naming::hyphen_prefixes(name)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let mut query = tenant::Entity::find().filter(live()).filter(
+            Condition::any()
+                .add(tenant::Column::Name.is_in(prefixes))
+                .add(tenant::Column::Name.like(format!("{name}-%"))),
+        );
+        if let Some(id) = except {
+            query = query.filter(tenant::Column::Id.ne(id));
+        }
+        for row in query.all(&self.db).await.map_err(map_db)? {
+            let other = record_from(row)?;
+            if let Some(namespace) = mtp_core::naming::shared_namespaces(
+                name,
+                suffixes,
+                &other.name,
+                &other.fields.namespaces,
+            )
+            .into_iter()
+            .next()
+            {
+                return Err(StoreError::Conflict(Conflict::NamespaceTaken {
+                    namespace,
+                    tenant: other.name,
+                }));
+            }
+        }
+        Ok(())
+    }
+
     async fn live_tenant<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<TenantRecord> {
         let row = tenant::Entity::find_by_id(id)
             .filter(live())
@@ -253,6 +294,8 @@ impl SeaStore {
 impl Store for SeaStore {
     async fn create_tenant(&self, new: NewTenant) -> Result<TenantRecord> {
         new.validate()?;
+        self.check_namespaces(&new.name, &new.fields.namespaces, None)
+            .await?;
         let now = Utc::now();
         let row = tenant::ActiveModel {
             id: Set(Uuid::new_v4()),
@@ -350,6 +393,9 @@ impl Store for SeaStore {
         fields: TenantFields,
     ) -> Result<TenantRecord> {
         fields.validate()?;
+        let current = Self::live_tenant(&self.db, id).await?;
+        self.check_namespaces(&current.name, &fields.namespaces, Some(id))
+            .await?;
         let namespaces = json(&fields.namespaces)?;
         let quota = fields.quota.as_ref().map(json).transpose()?;
         let record = self

@@ -522,6 +522,45 @@ mod cases {
         assert!(matches!(err, StoreError::Internal { .. }), "{err:?}");
     }
 
+    pub async fn namespaces_have_one_owner(store: &SeaStore) {
+        let mut a = new_tenant("a", Tier::Pro);
+        a.fields.namespaces = vec!["b-ci".into()];
+        let a = store.create_tenant(a).await.unwrap();
+        // Tenant a-b with suffix ci would get tenant-a-b-ci, which is a's.
+        let mut ab = new_tenant("a-b", Tier::Pro);
+        ab.fields.namespaces = vec!["ci".into()];
+        let err = store.create_tenant(ab.clone()).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Conflict(Conflict::NamespaceTaken { ref namespace, ref tenant })
+                    if namespace == "tenant-a-b-ci" && tenant == "a"
+            ),
+            "{err:?}"
+        );
+        assert_eq!(count_live(store).await, 1, "nothing written");
+        // Without the clashing suffix a-b is fine; then a cannot take suffix b (a-b's primary).
+        ab.fields.namespaces = vec!["prod".into()];
+        store.create_tenant(ab).await.unwrap();
+        let mut fields = a.fields.clone();
+        fields.namespaces = vec!["b".into()];
+        let err = store.update_tenant(a.id, 1, fields).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Conflict(Conflict::NamespaceTaken { ref namespace, .. })
+                    if namespace == "tenant-a-b"
+            ),
+            "{err:?}"
+        );
+        assert_eq!(store.get_tenant(a.id).await.unwrap().version, 1);
+        // An update that keeps its own namespaces does not conflict with itself.
+        store
+            .update_tenant(a.id, 1, a.fields.clone())
+            .await
+            .unwrap();
+    }
+
     pub async fn audit_log(store: &SeaStore) {
         let mut ids = Vec::new();
         for i in 0..5 {
@@ -604,6 +643,7 @@ macro_rules! suite {
                 bad_list_parameters,
                 members,
                 concurrent_creates_with_one_name,
+                namespaces_have_one_owner,
                 corrupt_rows_are_internal_errors_not_panics,
                 audit_log,
             );
