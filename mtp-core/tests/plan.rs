@@ -303,6 +303,17 @@ fn check_properties(tenant: &Tenant, plan: &TenantPlan) {
             );
         }
         assert!(!egress_allows_ip(np, ipv4("169.254.169.254")));
+        // Every IPv6 block cuts out link-local (fe80::/10, where metadata endpoints live).
+        for rule in np.spec.as_ref().unwrap().egress.iter().flatten() {
+            for peer in rule.to.iter().flatten() {
+                if let Some(block) = peer.ip_block.as_ref().filter(|b| b.cidr.contains(':')) {
+                    assert!(
+                        block.except.iter().flatten().any(|e| e == "fe80::/10"),
+                        "{block:?}"
+                    );
+                }
+            }
+        }
         let internet = egress_allows_ip(np, ipv4("8.8.8.8"));
         let tier = TierCatalogue::default();
         let expected = tier
