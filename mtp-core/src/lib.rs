@@ -1,1 +1,27 @@
 //! The mtp domain: the Tenant custom resource, tiers, members, the `Store` trait and the tenant plan.
+//!
+//! Pure types and functions, no I/O: the plan is computed offline, the [`Store`] trait is
+//! implemented by `mtp-store`.
+//!
+//! ```
+//! use mtp_core::{plan, PlatformSettings, Tenant, TierCatalogue};
+//! let tenant = Tenant::test("acme").with_admin("alice@acme.io");
+//! let objects = plan(&tenant, &TierCatalogue::default(), &PlatformSettings::default()).unwrap();
+//! assert_eq!(objects.namespaces.len(), 1);
+//! ```
+
+pub mod error;
+pub mod naming;
+pub mod plan;
+pub mod store;
+pub mod tenant;
+pub mod tier;
+
+pub use error::{Conflict, Error, Result, StoreError};
+pub use plan::{PlatformSettings, TenantPlan, plan};
+pub use store::{
+    AuditRecord, ListParams, Member, NewAuditRecord, NewTenant, Page, Role, Store, TenantFields,
+    TenantRecord,
+};
+pub use tenant::{Egress, Tenant, TenantCondition, TenantSpec, TenantStatus, Tier};
+pub use tier::{LimitDefaults, PodSecurityLevel, TierCatalogue, TierSpec};

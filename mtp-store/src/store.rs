@@ -1,0 +1,550 @@
+//! [`SeaStore`]: the [`Store`] on a sea-orm connection.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use mtp_core::store::{tenant_cursor, validate_member_user};
+use mtp_core::{
+    AuditRecord, Conflict, Egress, ListParams, Member, NewAuditRecord, NewTenant, Page, Role,
+    Store, StoreError, TenantFields, TenantRecord, Tier,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
+    DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use uuid::Uuid;
+
+use crate::entity::{audit_log, member, tenant};
+use crate::error::{Result, corrupt, is_foreign_key_violation, is_unique_violation, map_db};
+use crate::migration::Migrator;
+
+/// How long SQLite waits for a lock before answering busy (then `Unavailable`).
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a call waits for a pooled connection before answering `Unavailable`.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The [`Store`] on SQLite or PostgreSQL through sea-orm.
+#[derive(Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+}
+
+/// Shows the backend only: connection details (the URL may hold a password) never appear.
+impl std::fmt::Debug for SeaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaStore")
+            .field("backend", &self.db.get_database_backend())
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_sqlite_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+impl SeaStore {
+    /// Connects to `url` without migrating: `sqlite::memory:`, `sqlite://<path>?mode=rwc` (WAL
+    /// journal, a busy timeout of [`SQLITE_BUSY_TIMEOUT`], foreign keys on) or
+    /// `postgres://user@host:port/db`. The URL never appears in errors (it may hold a password).
+    pub async fn connect(url: &str) -> Result<Self> {
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.sqlx_logging(false)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_timeout(ACQUIRE_TIMEOUT);
+        if url.starts_with("sqlite:") {
+            // An embedded database has no network to lose: pinging before each use only costs.
+            opts.test_before_acquire(false);
+            if is_sqlite_memory(url) {
+                // Each connection to `:memory:` is its own database: keep exactly one, forever.
+                opts.max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            } else {
+                opts.max_connections(8);
+            }
+            let wal = !is_sqlite_memory(url);
+            opts.map_sqlx_sqlite_opts(move |o| {
+                let o = o.busy_timeout(SQLITE_BUSY_TIMEOUT).foreign_keys(true);
+                if wal {
+                    // WAL with synchronous=NORMAL: durable on commit except on power loss, never corrupt.
+                    o.journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal)
+                } else {
+                    o
+                }
+            });
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            opts.max_connections(16).min_connections(0);
+        } else {
+            return Err(StoreError::invalid(
+                "url",
+                "unsupported database URL: use sqlite://<path>?mode=rwc, sqlite::memory: or postgres://…",
+            ));
+        }
+        let db = Database::connect(opts).await.map_err(|e| match e {
+            sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(msg)) => StoreError::Invalid {
+                field: "url".into(),
+                message: format!("cannot use the database URL: {msg}"),
+            },
+            other => map_db(other),
+        })?;
+        Ok(SeaStore { db })
+    }
+
+    /// Connects and runs the migrations: what the binaries do at start.
+    pub async fn open(url: &str) -> Result<Self> {
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Runs the pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.db, None).await.map_err(map_db)
+    }
+
+    /// The underlying connection (for health checks or extra queries).
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<()> {
+        self.db.close().await.map_err(map_db)
+    }
+}
+
+fn record_from(row: tenant::Model) -> Result<TenantRecord> {
+    let tier: Tier = row
+        .tier
+        .parse()
+        .map_err(|e: mtp_core::Error| corrupt("tenants.tier", e))?;
+    let egress = row
+        .egress
+        .as_deref()
+        .map(str::parse::<Egress>)
+        .transpose()
+        .map_err(|e| corrupt("tenants.egress", e))?;
+    let namespaces: Vec<String> =
+        serde_json::from_str(&row.namespaces).map_err(|e| corrupt("tenants.namespaces", e))?;
+    let quota: Option<BTreeMap<String, String>> = row
+        .quota
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| corrupt("tenants.quota", e))?;
+    Ok(TenantRecord {
+        id: row.id,
+        name: row.name,
+        fields: TenantFields {
+            display_name: row.display_name,
+            tier,
+            owner_email: row.owner_email,
+            egress,
+            namespaces,
+            quota,
+        },
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        deleted_at: row.deleted_at,
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Internal {
+        source: Box::new(e),
+    })
+}
+
+fn member_from(row: member::Model) -> Result<Member> {
+    Ok(Member {
+        tenant_id: row.tenant_id,
+        role: row
+            .role
+            .parse()
+            .map_err(|e: StoreError| corrupt("members.role", e))?,
+        user: row.user_name,
+        created_at: row.created_at,
+    })
+}
+
+fn tenant_not_found(key: impl std::fmt::Display) -> StoreError {
+    StoreError::NotFound {
+        kind: "tenant",
+        key: key.to_string(),
+    }
+}
+
+fn live() -> Condition {
+    Condition::all().add(tenant::Column::DeletedAt.is_null())
+}
+
+impl SeaStore {
+    /// Refuses namespaces another live tenant already has (`tenant-a-b` is tenant `a`'s extra
+    /// namespace `b` and tenant `a-b`'s primary one). Only tenants whose name is a hyphen-prefix
+    /// of `name`, or has `name` as one, can collide, so only those are read.
+    async fn check_namespaces(
+        &self,
+        name: &str,
+        suffixes: &[String],
+        except: Option<Uuid>,
+    ) -> Result<()> {
+        let prefixes: Vec<String> = mtp_core::naming::hyphen_prefixes(name)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let mut query = tenant::Entity::find().filter(live()).filter(
+            Condition::any()
+                .add(tenant::Column::Name.is_in(prefixes))
+                .add(tenant::Column::Name.like(format!("{name}-%"))),
+        );
+        if let Some(id) = except {
+            query = query.filter(tenant::Column::Id.ne(id));
+        }
+        for row in query.all(&self.db).await.map_err(map_db)? {
+            let other = record_from(row)?;
+            if let Some(namespace) = mtp_core::naming::shared_namespaces(
+                name,
+                suffixes,
+                &other.name,
+                &other.fields.namespaces,
+            )
+            .into_iter()
+            .next()
+            {
+                return Err(StoreError::Conflict(Conflict::NamespaceTaken {
+                    namespace,
+                    tenant: other.name,
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    async fn live_tenant<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<TenantRecord> {
+        let row = tenant::Entity::find_by_id(id)
+            .filter(live())
+            .one(conn)
+            .await
+            .map_err(map_db)?
+            .ok_or_else(|| tenant_not_found(id))?;
+        record_from(row)
+    }
+
+    /// Runs a versioned write (`update` or soft delete) and tells NotFound and stale versions
+    /// apart when no row matched.
+    async fn versioned_write(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        set: impl FnOnce(sea_orm::UpdateMany<tenant::Entity>) -> sea_orm::UpdateMany<tenant::Entity>,
+    ) -> Result<Option<TenantRecord>> {
+        let txn = self.db.begin().await.map_err(map_db)?;
+        let update = tenant::Entity::update_many()
+            .col_expr(tenant::Column::Version, Expr::value(expected_version + 1))
+            .col_expr(tenant::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(tenant::Column::Id.eq(id))
+            .filter(tenant::Column::Version.eq(expected_version))
+            .filter(live());
+        let result = set(update).exec(&txn).await;
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = txn.rollback().await;
+                return Err(map_db(e));
+            }
+        };
+        if result.rows_affected == 0 {
+            let current = tenant::Entity::find_by_id(id)
+                .filter(live())
+                .one(&txn)
+                .await
+                .map_err(map_db)?;
+            let _ = txn.rollback().await;
+            return Err(match current {
+                None => tenant_not_found(id),
+                Some(row) => StoreError::Conflict(Conflict::StaleVersion {
+                    expected: expected_version,
+                    actual: row.version,
+                }),
+            });
+        }
+        let row = tenant::Entity::find_by_id(id)
+            .one(&txn)
+            .await
+            .map_err(map_db)?;
+        txn.commit().await.map_err(map_db)?;
+        row.map(record_from).transpose()
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SeaStore {
+    async fn create_tenant(&self, new: NewTenant) -> Result<TenantRecord> {
+        new.validate()?;
+        self.check_namespaces(&new.name, &new.fields.namespaces, None)
+            .await?;
+        let now = Utc::now();
+        let row = tenant::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            name: Set(new.name.clone()),
+            display_name: Set(new.fields.display_name.clone()),
+            tier: Set(new.fields.tier.as_str().to_string()),
+            owner_email: Set(new.fields.owner_email.clone()),
+            egress: Set(new.fields.egress.map(|e| e.as_str().to_string())),
+            namespaces: Set(json(&new.fields.namespaces)?),
+            quota: Set(new.fields.quota.as_ref().map(json).transpose()?),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            deleted_at: Set(None),
+        };
+        let model = tenant::Entity::insert(row.clone())
+            .exec_without_returning(&self.db)
+            .await;
+        match model {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(Conflict::DuplicateName {
+                    name: new.name,
+                }));
+            }
+            Err(e) => return Err(map_db(e)),
+        }
+        let model = tenant::Model::try_from(row).map_err(map_db)?;
+        record_from(model)
+    }
+
+    async fn get_tenant(&self, id: Uuid) -> Result<TenantRecord> {
+        Self::live_tenant(&self.db, id).await
+    }
+
+    async fn get_tenant_by_name(&self, name: &str) -> Result<TenantRecord> {
+        mtp_core::naming::validate_tenant_name(name).map_err(|e| match e {
+            mtp_core::Error::Invalid { field, message } => StoreError::Invalid { field, message },
+            other => StoreError::invalid("name", other.to_string()),
+        })?;
+        let row = tenant::Entity::find()
+            .filter(tenant::Column::Name.eq(name))
+            .filter(live())
+            .one(&self.db)
+            .await
+            .map_err(map_db)?
+            .ok_or_else(|| tenant_not_found(name))?;
+        record_from(row)
+    }
+
+    async fn list_tenants(&self, params: &ListParams) -> Result<Page<TenantRecord>> {
+        params.validate()?;
+        let cursor = params.tenant_cursor()?;
+        let mut query = tenant::Entity::find().filter(live());
+        if let Some(tier) = params.tier {
+            query = query.filter(tenant::Column::Tier.eq(tier.as_str()));
+        }
+        if let Some((name, id)) = cursor {
+            query = query.filter(
+                Condition::any()
+                    .add(tenant::Column::Name.gt(name.clone()))
+                    .add(
+                        Condition::all()
+                            .add(tenant::Column::Name.eq(name))
+                            .add(tenant::Column::Id.gt(id)),
+                    ),
+            );
+        }
+        let rows = query
+            .order_by_asc(tenant::Column::Name)
+            .order_by_asc(tenant::Column::Id)
+            .limit(u64::from(params.limit) + 1)
+            .all(&self.db)
+            .await
+            .map_err(map_db)?;
+        let more = rows.len() > params.limit as usize;
+        let mut items = rows
+            .into_iter()
+            .take(params.limit as usize)
+            .map(record_from)
+            .collect::<Result<Vec<_>>>()?;
+        items.shrink_to_fit();
+        let next_cursor = if more {
+            items.last().map(tenant_cursor)
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn update_tenant(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        fields: TenantFields,
+    ) -> Result<TenantRecord> {
+        fields.validate()?;
+        let current = Self::live_tenant(&self.db, id).await?;
+        self.check_namespaces(&current.name, &fields.namespaces, Some(id))
+            .await?;
+        let namespaces = json(&fields.namespaces)?;
+        let quota = fields.quota.as_ref().map(json).transpose()?;
+        let record = self
+            .versioned_write(id, expected_version, |u| {
+                u.col_expr(
+                    tenant::Column::DisplayName,
+                    Expr::value(fields.display_name.clone()),
+                )
+                .col_expr(tenant::Column::Tier, Expr::value(fields.tier.as_str()))
+                .col_expr(
+                    tenant::Column::OwnerEmail,
+                    Expr::value(fields.owner_email.clone()),
+                )
+                .col_expr(
+                    tenant::Column::Egress,
+                    Expr::value(fields.egress.map(|e| e.as_str().to_string())),
+                )
+                .col_expr(tenant::Column::Namespaces, Expr::value(namespaces))
+                .col_expr(tenant::Column::Quota, Expr::value(quota))
+            })
+            .await?;
+        record.ok_or_else(|| tenant_not_found(id))
+    }
+
+    async fn delete_tenant(&self, id: Uuid, expected_version: i64) -> Result<()> {
+        self.versioned_write(id, expected_version, |u| {
+            u.col_expr(tenant::Column::DeletedAt, Expr::value(Some(Utc::now())))
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn add_member(&self, tenant_id: Uuid, user: &str, role: Role) -> Result<Member> {
+        validate_member_user(user)?;
+        Self::live_tenant(&self.db, tenant_id).await?;
+        let row = member::ActiveModel {
+            tenant_id: Set(tenant_id),
+            user_name: Set(user.to_string()),
+            role: Set(role.as_str().to_string()),
+            created_at: Set(Utc::now()),
+        };
+        match member::Entity::insert(row.clone())
+            .exec_without_returning(&self.db)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(Conflict::DuplicateMember {
+                    user: user.to_string(),
+                }));
+            }
+            Err(e) if is_foreign_key_violation(&e) => return Err(tenant_not_found(tenant_id)),
+            Err(e) => return Err(map_db(e)),
+        }
+        member_from(member::Model::try_from(row).map_err(map_db)?)
+    }
+
+    async fn remove_member(&self, tenant_id: Uuid, user: &str) -> Result<()> {
+        validate_member_user(user)?;
+        Self::live_tenant(&self.db, tenant_id).await?;
+        let result = member::Entity::delete_many()
+            .filter(member::Column::TenantId.eq(tenant_id))
+            .filter(member::Column::UserName.eq(user))
+            .exec(&self.db)
+            .await
+            .map_err(map_db)?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound {
+                kind: "member",
+                key: format!("{user:?} of tenant {tenant_id}"),
+            });
+        }
+        Ok(())
+    }
+
+    async fn list_members(&self, tenant_id: Uuid) -> Result<Vec<Member>> {
+        Self::live_tenant(&self.db, tenant_id).await?;
+        member::Entity::find()
+            .filter(member::Column::TenantId.eq(tenant_id))
+            .order_by_asc(member::Column::UserName)
+            .all(&self.db)
+            .await
+            .map_err(map_db)?
+            .into_iter()
+            .map(member_from)
+            .collect()
+    }
+
+    async fn append_audit(&self, record: NewAuditRecord) -> Result<AuditRecord> {
+        record.validate()?;
+        let at = Utc::now();
+        let row = audit_log::ActiveModel {
+            actor: Set(record.actor.clone()),
+            action: Set(record.action.clone()),
+            target: Set(record.target.clone()),
+            outcome: Set(record.outcome.clone()),
+            at: Set(at),
+            request_id: Set(record.request_id.clone()),
+            ..Default::default()
+        };
+        let inserted = audit_log::Entity::insert(row)
+            .exec(&self.db)
+            .await
+            .map_err(map_db)?;
+        Ok(AuditRecord {
+            id: inserted.last_insert_id,
+            actor: record.actor,
+            action: record.action,
+            target: record.target,
+            outcome: record.outcome,
+            at,
+            request_id: record.request_id,
+        })
+    }
+
+    async fn list_audit(&self, params: &ListParams) -> Result<Page<AuditRecord>> {
+        params.validate()?;
+        let mut query = audit_log::Entity::find();
+        if let Some(after) = params.audit_cursor()? {
+            query = query.filter(audit_log::Column::Id.gt(after));
+        }
+        if let Some(target) = &params.target {
+            query = query.filter(audit_log::Column::Target.eq(target.as_str()));
+        }
+        let rows = query
+            .order_by_asc(audit_log::Column::Id)
+            .limit(u64::from(params.limit) + 1)
+            .all(&self.db)
+            .await
+            .map_err(map_db)?;
+        let more = rows.len() > params.limit as usize;
+        let items: Vec<AuditRecord> = rows
+            .into_iter()
+            .take(params.limit as usize)
+            .map(|r| AuditRecord {
+                id: r.id,
+                actor: r.actor,
+                action: r.action,
+                target: r.target,
+                outcome: r.outcome,
+                at: r.at,
+                request_id: r.request_id,
+            })
+            .collect();
+        let next_cursor = if more {
+            items.last().map(|r| r.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
