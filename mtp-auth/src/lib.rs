@@ -1,1 +1,13 @@
-//! Authentication (static API keys, OIDC JWTs), rate limiting and tower/axum layers, usable without the rest of mtp.
+//! Authentication (static API keys, OIDC JWTs), rate limiting and tower/axum layers, usable
+//! without the rest of mtp.
+//!
+//! See the crate's README for how to embed it in a service.
+
+pub mod chain;
+mod error;
+mod identity;
+pub mod oidc;
+pub mod static_keys;
+
+pub use error::{Error, Rejection, Result};
+pub use identity::{AuthMethod, Authenticator, Identity};
