@@ -7,6 +7,7 @@ pub mod chain;
 mod error;
 mod identity;
 pub mod oidc;
+pub mod ratelimit;
 pub mod static_keys;
 
 pub use error::{Error, Rejection, Result};
