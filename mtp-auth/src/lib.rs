@@ -6,6 +6,7 @@
 pub mod chain;
 mod error;
 mod identity;
+pub mod layer;
 pub mod oidc;
 pub mod ratelimit;
 pub mod static_keys;
