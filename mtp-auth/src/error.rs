@@ -115,6 +115,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Writing a file failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A token file is empty.
     #[error("token file {0} is empty")]
     EmptyTokenFile(PathBuf),
