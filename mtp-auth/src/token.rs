@@ -18,6 +18,23 @@ impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
         Secret(s.into())
     }
+    /// Reads a secret from a file (surrounding whitespace trimmed); a missing or empty file is
+    /// an error naming the file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let t = text.trim();
+        if t.is_empty() {
+            return Err(Error::Config(format!(
+                "secret file {} is empty",
+                path.display()
+            )));
+        }
+        Ok(Secret(t.to_string()))
+    }
+
     /// The secret itself (handle with care).
     pub fn expose(&self) -> &str {
         &self.0
