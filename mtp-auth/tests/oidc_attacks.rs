@@ -672,3 +672,26 @@ async fn missing_jwks_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn periodic_refresh_picks_up_new_keys_without_a_miss() {
+    let keys = Keys::generate();
+    let server = JwksServer::start(keys.jwks()).await;
+    let mut c = OidcConfig::new(ISSUER, AUD);
+    c.key_source = KeySource::JwksUrl(format!("{}/jwks", server.url));
+    c.refresh_cooldown = Duration::from_secs(30);
+    c.refresh_interval = Duration::from_millis(200);
+    let a = Arc::new(OidcAuthenticator::new(c).unwrap());
+    a.refresh().await.unwrap();
+    let task = a.spawn_refresh();
+    *server.jwks.write().unwrap() = json!({"keys": [keys.rsa_jwk("rotated")]}).to_string();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(server.fetches() >= 3, "{} fetches", server.fetches());
+    // The unknown-kid cooldown (30 s) would forbid a fetch now: the key came from the periodic refresh.
+    let t = keys.sign(json!({"alg": "RS256", "kid": "rotated"}), claims());
+    a.verify(&t).await.unwrap();
+    // The task ends once the authenticator is gone.
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(task.is_finished());
+}
