@@ -181,7 +181,9 @@ impl Broker {
         let expires_in = v
             .get("expires_in")
             .and_then(Value::as_u64)
-            .map_or(Duration::from_secs(300), Duration::from_secs);
+            // Bounded, so a bogus value can neither spin the loop nor overflow a deadline.
+            .map_or(300, |s| s.clamp(1, 366 * 24 * 3600));
+        let expires_in = Duration::from_secs(expires_in);
         Ok(IssuedToken {
             access_token: Secret::new(token),
             expires_in,

@@ -393,6 +393,36 @@ pub struct GatewayState {
     pub auth: Arc<dyn Authenticator>,
     /// Per-subject limit, if any.
     pub limiter: Option<Arc<dyn RateLimiter>>,
+    /// Per-client-IP limit applied before authentication (slows down key guessing), with the
+    /// proxies whose `X-Forwarded-For` is believed (the gateway itself sits behind one).
+    pub ip_limiter: Option<(Arc<dyn RateLimiter>, TrustedProxies)>,
+}
+
+impl GatewayState {
+    /// Authentication only, no limits.
+    pub fn new(auth: Arc<dyn Authenticator>) -> Self {
+        GatewayState {
+            auth,
+            limiter: None,
+            ip_limiter: None,
+        }
+    }
+
+    /// Adds the per-subject limit.
+    pub fn with_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Adds the per-client-IP limit (applied before authentication).
+    pub fn with_ip_limiter(
+        mut self,
+        limiter: Arc<dyn RateLimiter>,
+        trusted: TrustedProxies,
+    ) -> Self {
+        self.ip_limiter = Some((limiter, trusted));
+        self
+    }
 }
 
 impl std::fmt::Debug for GatewayState {
@@ -412,8 +442,16 @@ pub const GROUPS_HEADER: &str = "x-mtp-groups";
 
 /// Authenticates and rate-limits a forwarded request: 200 with `x-mtp-subject`,
 /// `x-mtp-tenant`, `x-mtp-groups`, or 401/429 problem+json.
-pub async fn gateway_check(State(state): State<GatewayState>, headers: HeaderMap) -> Response {
-    let id = match authenticate_headers(state.auth.as_ref(), &headers).await {
+pub async fn gateway_check(State(state): State<GatewayState>, req: Request) -> Response {
+    let headers = req.headers();
+    if let Some((l, trusted)) = &state.ip_limiter {
+        let key = KeyExtractor::ClientIp(trusted.clone()).key(&req);
+        let d = l.check(&key).await;
+        if !d.allowed {
+            return too_many_requests(&d, l.quota().window());
+        }
+    }
+    let id = match authenticate_headers(state.auth.as_ref(), headers).await {
         Ok(id) => id,
         Err(_) => return unauthorized(),
     };

@@ -33,10 +33,9 @@ async fn nginx_auth_request_uses_the_gateway_check() {
     let keys = format!("alice:{}:dev,ops\n", hash_key("alice-secret"));
     let auth = Arc::new(StaticKeys::from_set(KeySet::parse(&keys, "keys").unwrap()));
     let limiter = Arc::new(LocalLimiter::new(Quota::new(1, 2).unwrap()));
-    let gw = serve(gateway_router(GatewayState {
-        auth,
-        limiter: Some(limiter),
-    }))
+    let gw = serve(gateway_router(
+        GatewayState::new(auth).with_limiter(limiter),
+    ))
     .await;
     let upstream = serve(Router::new().fallback(any(|h: HeaderMap| async move {
         let g = |n: &str| {

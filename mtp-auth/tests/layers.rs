@@ -210,10 +210,7 @@ fn bad_trusted_proxy_is_named() {
 #[tokio::test]
 async fn gateway_check_answers_identity_headers_401_and_429() {
     let limiter = Arc::new(LocalLimiter::new(Quota::new(1, 1).unwrap()));
-    let gw = gateway_router(GatewayState {
-        auth: keys(),
-        limiter: Some(limiter),
-    });
+    let gw = gateway_router(GatewayState::new(keys()).with_limiter(limiter));
     let r = gw
         .clone()
         .oneshot(req(
@@ -242,4 +239,40 @@ async fn gateway_check_answers_identity_headers_401_and_429() {
         r.headers()["www-authenticate"],
         "Bearer error=\"invalid_token\""
     );
+}
+
+#[tokio::test]
+async fn gateway_limits_per_ip_before_authentication() {
+    let ip_limiter = Arc::new(LocalLimiter::new(Quota::new(1, 2).unwrap()));
+    let trusted = TrustedProxies::parse(&["127.0.0.1"]).unwrap();
+    let gw = gateway_router(GatewayState::new(keys()).with_ip_limiter(ip_limiter, trusted));
+    let guess = |peer: &str, xff: &str, key: &str| {
+        let mut r = req("/check", Some(&format!("Bearer {key}")));
+        r.headers_mut()
+            .insert("x-forwarded-for", xff.parse().unwrap());
+        r.extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>(peer.parse().unwrap()));
+        r
+    };
+    // A client guessing keys through the proxy on 127.0.0.1: two tries, then 429.
+    for _ in 0..2 {
+        let r = gw
+            .clone()
+            .oneshot(guess("127.0.0.1:1", "198.51.100.7", "guess"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = gw
+        .clone()
+        .oneshot(guess("127.0.0.1:1", "198.51.100.7", "alice-secret"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not affected.
+    let r = gw
+        .oneshot(guess("127.0.0.1:1", "198.51.100.8", "alice-secret"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }

@@ -269,6 +269,25 @@ async fn expiry_nbf_iat_with_leeway() {
             .unwrap_err(),
         Rejection::IssuedInFuture
     );
+    // Absurd but valid numbers: no overflow, no panic.
+    assert!(verify(config(&f), &with("exp", json!(1e300))).await.is_ok());
+    assert!(
+        verify(config(&f), &with("exp", json!(u64::MAX)))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        verify(config(&f), &with("exp", json!(-1e300)))
+            .await
+            .unwrap_err(),
+        Rejection::Expired
+    );
+    assert_eq!(
+        verify(config(&f), &with("nbf", json!(1e300)))
+            .await
+            .unwrap_err(),
+        Rejection::NotYetValid
+    );
     let mut strict = config(&f);
     strict.leeway = Duration::ZERO;
     assert_eq!(

@@ -545,7 +545,8 @@ impl OidcAuthenticator {
             method: AuthMethod::Oidc {
                 issuer: cfg.issuer.clone(),
             },
-            expires_at: Some(UNIX_EPOCH + Duration::from_secs(exp_secs)),
+            // `checked_add`: an absurd `exp` (1e300) must not overflow SystemTime.
+            expires_at: UNIX_EPOCH.checked_add(Duration::from_secs(exp_secs)),
         };
         Ok((identity, exp_secs))
     }
