@@ -129,6 +129,16 @@ fn bench_static_keys(c: &mut Criterion) {
     c.bench_function("static_keys/lookup_20_keys", |b| {
         b.iter(|| set.lookup(black_box("secret-7")).unwrap())
     });
+    // Constant time across entries: first, last and no match cost the same.
+    let mut g = c.benchmark_group("static_keys_20");
+    for (name, key) in [
+        ("first", "secret-0"),
+        ("last", "secret-19"),
+        ("miss", "secret-x"),
+    ] {
+        g.bench_function(name, |b| b.iter(|| set.lookup(black_box(key))));
+    }
+    g.finish();
 }
 
 fn bench_rate_limit(c: &mut Criterion) {
