@@ -146,3 +146,70 @@ fn bad_redis_url_is_a_config_error() {
     .to_string();
     assert!(e.starts_with("invalid configuration: --redis-url:"), "{e}");
 }
+
+struct ThrowawayRedis {
+    child: std::process::Child,
+}
+
+impl ThrowawayRedis {
+    fn start(port: u16) -> Self {
+        let mut child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is required (run .ci/install-deps)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return ThrowawayRedis { child };
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("redis-server did not listen on {port}");
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn redis_outage_falls_back_then_recovers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis = ThrowawayRedis::start(port);
+    let mut cfg = RedisLimiterConfig::new(format!("redis://127.0.0.1:{port}"));
+    cfg.retry_every = Duration::from_millis(200);
+    let l = RedisLimiter::new(cfg, Quota::new(100, 100).unwrap()).unwrap();
+    assert!(l.check("k").await.allowed);
+    assert_eq!(l.fallback_count(), 0);
+    drop(redis);
+    assert!(l.check("k").await.allowed);
+    assert_eq!(l.fallback_count(), 1);
+    // Within retry_every Redis is not even tried.
+    assert!(l.check("k").await.allowed);
+    assert_eq!(l.fallback_count(), 2);
+    let _redis = ThrowawayRedis::start(port);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let d = l.check("k").await;
+    assert!(d.allowed);
+    assert_eq!(l.fallback_count(), 2, "Redis is used again once it is back");
+    // A fresh server: the budget starts over there.
+    assert_eq!(d.remaining, 99);
+}
