@@ -7,7 +7,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Why a credential was rejected.
 ///
-/// This is the precise reason, for debug logs and tests. It never reaches the caller: over HTTP
+/// This is the precise reason, for debug logs and tests. Values taken from a token (kid, alg, ...)
+/// are printed quoted and escaped, so a crafted token cannot forge log lines. It never reaches the
+/// caller: over HTTP
 /// every rejection is the same generic 401 (see [`Error::Unauthenticated`]), so an attacker learns
 /// nothing about which check failed. It never contains the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,16 +30,16 @@ pub enum Rejection {
     #[error("malformed token: {0}")]
     Malformed(String),
     /// A header or the claims contain the same JSON key twice.
-    #[error("duplicate JSON key `{0}`")]
+    #[error("duplicate JSON key {0:?}")]
     DuplicateKey(String),
     /// The `alg` header is not in the allowlist.
-    #[error("algorithm `{0}` is not allowed")]
+    #[error("algorithm {0:?} is not allowed")]
     AlgorithmNotAllowed(String),
     /// A header that is never accepted (`crit`, `cty`, `jku`, `x5u`, `jwk`, `x5c`, `enc`, ...).
     #[error("header `{0}` is not accepted")]
     ForbiddenHeader(String),
     /// `typ` differs from the required one.
-    #[error("token type `{found}` is not the required `{required}`")]
+    #[error("token type {found:?} is not the required {required:?}")]
     WrongType {
         /// The required `typ`.
         required: String,
@@ -48,7 +50,7 @@ pub enum Rejection {
     #[error("no usable key for kid {0:?}")]
     UnknownKey(Option<String>),
     /// Several keys share this `kid`.
-    #[error("kid `{0}` matches more than one key")]
+    #[error("kid {0:?} matches more than one key")]
     AmbiguousKey(String),
     /// The key exists but may not be used for this token (its `alg`, `use` or `key_ops`).
     #[error("key `{kid}` may not verify this token: {why}")]

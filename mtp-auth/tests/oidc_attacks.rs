@@ -497,7 +497,7 @@ fn oct_and_private_keys_are_refused_from_a_jwks() {
     let err = parse_jwks(br#"{"keys":[],"keys":[]}"#, "f")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("duplicate JSON key `keys`"), "{err}");
+    assert!(err.contains("duplicate JSON key \"keys\""), "{err}");
 }
 
 #[tokio::test]
@@ -713,4 +713,18 @@ async fn periodic_refresh_picks_up_new_keys_without_a_miss() {
     drop(a);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(task.is_finished());
+}
+
+#[test]
+fn rejection_reasons_escape_token_values() {
+    let r = Rejection::AlgorithmNotAllowed("RS256\n2026-01-01 INFO forged".into());
+    assert_eq!(
+        r.to_string(),
+        "algorithm \"RS256\\n2026-01-01 INFO forged\" is not allowed"
+    );
+    assert!(
+        !Rejection::UnknownKey(Some("a\nb".into()))
+            .to_string()
+            .contains('\n')
+    );
 }
