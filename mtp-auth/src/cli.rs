@@ -147,19 +147,23 @@ impl AuthArgs {
         Ok(c)
     }
 
-    fn static_keys(&self) -> Result<StaticKeys> {
+    fn static_keys(&self) -> Result<Arc<StaticKeys>> {
         let path = self.api_keys_file.clone().ok_or_else(|| {
             Error::Config("--api-keys-file is required for --auth-mode static-keys/chain".into())
         })?;
-        StaticKeys::from_file(path)
+        let keys = Arc::new(StaticKeys::from_file(path)?);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            keys.spawn_reload_on_change(Duration::from_secs(5));
+        }
+        Ok(keys)
     }
 
-    /// Builds the authenticator chosen by `--auth-mode`. With OIDC, spawns its periodic JWKS
-    /// refresh (call inside a tokio runtime).
+    /// Builds the authenticator chosen by `--auth-mode`. Inside a tokio runtime it also spawns
+    /// the periodic JWKS refresh (OIDC) and the keys-file watcher (static keys, every 5 s).
     pub fn authenticator(&self) -> Result<Arc<dyn Authenticator>> {
         Ok(match self.auth_mode {
             AuthMode::None => Arc::new(NoAuth::new("dev", vec!["system:authenticated".into()])),
-            AuthMode::StaticKeys => Arc::new(self.static_keys()?),
+            AuthMode::StaticKeys => self.static_keys()?,
             AuthMode::Oidc => self.oidc()?,
             AuthMode::Chain => Arc::new(Chain::new(
                 Some(Box::new(self.oidc()?)),

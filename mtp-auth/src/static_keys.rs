@@ -284,6 +284,43 @@ impl StaticKeys {
         Ok(n)
     }
 
+    /// Watches the file (modification time and size, checked every `every`) and reloads it when
+    /// it changes; a bad new file is logged and the previous keys stay in force. The task ends
+    /// when the authenticator is dropped.
+    pub fn spawn_reload_on_change(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let weak = Arc::downgrade(self);
+        let path = self.path.clone();
+        let stamp = |p: &Path| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.modified().ok(), m.len()))
+        };
+        // Taken now, not in the task: a change made before the task first runs still counts.
+        let mut last = path.as_deref().and_then(stamp);
+        tokio::spawn(async move {
+            let Some(path) = path else { return };
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(this) = weak.upgrade() else { break };
+                let now = stamp(&path);
+                if now != last {
+                    last = now;
+                    match this.reload() {
+                        Ok(n) => {
+                            tracing::info!(keys = n, file = %path.display(), "API keys reloaded")
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "API keys file is invalid; keeping the previous keys")
+                        }
+                    }
+                }
+            }
+        })
+    }
+
     /// The keys in force.
     pub fn current(&self) -> Arc<KeySet> {
         match self.keys.read() {

@@ -136,3 +136,21 @@ fn lookup_compares_every_entry() {
     assert_eq!(set.lookup("secret-199").unwrap().key_id, "k199");
     assert!(set.lookup("secret-200").is_none());
 }
+
+#[tokio::test]
+async fn file_changes_are_picked_up_and_bad_edits_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys");
+    std::fs::write(&path, format!("ci:{H1}\n")).unwrap();
+    let keys = std::sync::Arc::new(StaticKeys::from_file(&path).unwrap());
+    let task = keys.spawn_reload_on_change(std::time::Duration::from_millis(20));
+    std::fs::write(&path, format!("ci:{H1}\nbot:{H2}\n")).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert!(keys.check("bar").is_ok(), "new key not picked up");
+    std::fs::write(&path, "this is not a keys file\n").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert!(keys.check("foo").is_ok() && keys.check("bar").is_ok());
+    drop(keys);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(task.is_finished());
+}
