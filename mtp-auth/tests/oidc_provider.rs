@@ -182,7 +182,7 @@ async fn broker_refreshes_before_expiry_and_keeps_the_token_while_the_idp_is_dow
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(!first.is_empty(), "no token written");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(1800)).await;
     let second = std::fs::read_to_string(&file).unwrap();
     assert_ne!(first, second, "token not refreshed before expiry");
 
