@@ -486,6 +486,7 @@ pub async fn gateway_check(State(state): State<GatewayState>, req: Request) -> R
 pub fn gateway_router(state: GatewayState) -> Router {
     Router::new()
         .route("/check", any(gateway_check))
+        .route("/check/", any(gateway_check))
         .route("/check/{*rest}", any(gateway_check))
         .with_state(state)
 }

@@ -230,6 +230,16 @@ async fn gateway_check_answers_identity_headers_401_and_429() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key("retry-after"));
+    // Envoy appends the original path to /check, so "/" arrives as "/check/".
+    let gw_open = gateway_router(GatewayState::new(keys()));
+    for path in ["/check/", "/check", "/check/a/b/c?q=1"] {
+        let r = gw_open
+            .clone()
+            .oneshot(req(path, Some("Bearer bob-secret")))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
     let r = gw
         .oneshot(req("/check", Some("Bearer nope")))
         .await
