@@ -24,6 +24,7 @@ use crate::identity::Authenticator;
 use crate::oidc::{KeySource, OidcAuthenticator, OidcConfig, parse_algorithm};
 use crate::ratelimit::{LocalLimiter, Quota, RateLimiter, RedisLimiter, RedisLimiterConfig};
 use crate::static_keys::StaticKeys;
+use crate::token::Secret;
 
 /// Which backend authenticates requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -97,9 +98,9 @@ pub struct AuthArgs {
     /// Burst per key.
     #[arg(long, env = "MTP_RATE_LIMIT_BURST", default_value_t = 20)]
     pub rate_limit_burst: u32,
-    /// Redis URL for rate limits shared between replicas.
-    #[arg(long, env = "MTP_REDIS_URL")]
-    pub redis_url: Option<String>,
+    /// Redis URL for rate limits shared between replicas (may hold a password: never printed).
+    #[arg(long, env = "MTP_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
 }
 
 impl AuthArgs {
@@ -191,7 +192,7 @@ impl AuthArgs {
         let quota = self.quota()?;
         Ok(match &self.redis_url {
             Some(url) => {
-                let r = RedisLimiter::new(RedisLimiterConfig::new(url.clone()), quota)?;
+                let r = RedisLimiter::new(RedisLimiterConfig::new(url.expose()), quota)?;
                 if tokio::runtime::Handle::try_current().is_ok() {
                     r.fallback().spawn_housekeeping(Duration::from_secs(60));
                 }

@@ -202,3 +202,15 @@ async fn chain_mode_routes_by_credential_shape() {
     let l = parse(&[]).rate_limiter().unwrap();
     assert!(l.check("x").await.allowed);
 }
+
+#[test]
+fn redis_password_never_shows_in_debug() {
+    let a = parse(&["--redis-url", "redis://:hunter2@127.0.0.1:6379/0"]);
+    assert!(!format!("{a:?}").contains("hunter2"));
+    let cfg = mtp_auth::ratelimit::RedisLimiterConfig::new("redis://user:hunter2@127.0.0.1:6379");
+    let d = format!("{cfg:?}");
+    assert!(
+        !d.contains("hunter2") && d.contains("redis://<redacted>@127.0.0.1:6379"),
+        "{d}"
+    );
+}

@@ -32,8 +32,8 @@ local remaining = math.floor((now + tau - new_tat) / t)
 return {1, remaining, new_tat - now, 0}
 "#;
 
-/// Settings of a [`RedisLimiter`].
-#[derive(Debug, Clone)]
+/// Settings of a [`RedisLimiter`]. `Debug` hides a password in the URL.
+#[derive(Clone)]
 pub struct RedisLimiterConfig {
     /// `redis://host:port/db`.
     pub url: String,
@@ -45,6 +45,26 @@ pub struct RedisLimiterConfig {
     pub timeout: Duration,
     /// After a failure, Redis is not tried again for this long (default 1 s).
     pub retry_every: Duration,
+}
+
+/// `redis://user:password@host` → `redis://<redacted>@host`.
+pub(crate) fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(i), Some(j)) if j > i + 3 => format!("{}<redacted>{}", &url[..i + 3], &url[j..]),
+        _ => url.to_string(),
+    }
+}
+
+impl std::fmt::Debug for RedisLimiterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLimiterConfig")
+            .field("url", &redact_url(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .field("fail_closed", &self.fail_closed)
+            .field("timeout", &self.timeout)
+            .field("retry_every", &self.retry_every)
+            .finish()
+    }
 }
 
 impl RedisLimiterConfig {

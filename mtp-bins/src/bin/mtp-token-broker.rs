@@ -26,7 +26,7 @@ struct Args {
         conflicts_with = "client_secret_file",
         required_unless_present = "client_secret_file"
     )]
-    client_secret: Option<String>,
+    client_secret: Option<Secret>,
     /// File holding the client secret.
     #[arg(long, env = "MTP_CLIENT_SECRET_FILE")]
     client_secret_file: Option<PathBuf>,
@@ -55,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let secret = match (&args.client_secret, &args.client_secret_file) {
-        (Some(s), _) => Secret::new(s.clone()),
+        (Some(s), _) => s.clone(),
         (None, Some(f)) => Secret::from_file(f)?,
         (None, None) => anyhow::bail!("--client-secret or --client-secret-file is required"),
     };
