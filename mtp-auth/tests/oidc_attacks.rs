@@ -742,3 +742,96 @@ fn rejection_reasons_escape_token_values() {
             .contains('\n')
     );
 }
+
+#[tokio::test]
+async fn spiffe_bundle_jwt_svid_keys_are_used_and_x509_svid_keys_are_not() {
+    let keys = Keys::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bundle.json");
+    let mut jwt_key = keys.ec_jwk("spire-jwt");
+    jwt_key["use"] = json!("jwt-svid");
+    let mut x509_key = keys.rsa_jwk("spire-x509");
+    x509_key["use"] = json!("x509-svid");
+    // The SPIFFE trust bundle format: extra top-level members, `use` per key.
+    let bundle =
+        json!({"spiffe_sequence": 7, "spiffe_refresh_hint": 300, "keys": [jwt_key, x509_key]});
+    std::fs::write(&path, bundle.to_string()).unwrap();
+    let mut c = OidcConfig::new("spiffe://example.org", "spiffe://example.org/api");
+    c.key_source = KeySource::JwksFile(path);
+    let a = OidcAuthenticator::new(c).unwrap();
+    let svid_claims = || {
+        json!({"iss": "spiffe://example.org", "aud": ["spiffe://example.org/api"],
+               "sub": "spiffe://example.org/ns/prod/sa/web", "exp": now() + 300})
+    };
+    let id = a
+        .verify(&keys.sign(
+            json!({"alg": "ES256", "kid": "spire-jwt", "typ": "JWT"}),
+            svid_claims(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(id.subject, "spiffe://example.org/ns/prod/sa/web");
+    let r = a
+        .verify(&keys.sign(json!({"alg": "RS256", "kid": "spire-x509"}), svid_claims()))
+        .await
+        .unwrap_err();
+    assert!(matches!(r, Rejection::KeyNotUsable { .. }), "{r:?}");
+}
+
+#[tokio::test]
+async fn eddsa_and_es384_are_opt_in() {
+    use aws_lc_rs::signature::{
+        ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
+    };
+    let ed = Ed25519KeyPair::generate().unwrap();
+    let p384 = EcdsaKeyPair::generate(&ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
+    let pt = p384.public_key().as_ref().to_vec();
+    let jwks = json!({"keys": [
+        {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": b64(ed.public_key().as_ref())},
+        {"kty": "EC", "crv": "P-384", "kid": "p384", "x": b64(&pt[1..49]), "y": b64(&pt[49..97])},
+    ]});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jwks.json");
+    std::fs::write(&path, jwks.to_string()).unwrap();
+    let sign = |header: &str, signer: &dyn Fn(&[u8]) -> Vec<u8>| {
+        let msg = format!(
+            "{}.{}",
+            b64(header.as_bytes()),
+            b64(claims().to_string().as_bytes())
+        );
+        let sig = signer(msg.as_bytes());
+        format!("{msg}.{}", b64(&sig))
+    };
+    let ed_token = sign(r#"{"alg":"EdDSA","kid":"ed"}"#, &|m| {
+        ed.sign(m).as_ref().to_vec()
+    });
+    let p384_token = sign(r#"{"alg":"ES384","kid":"p384"}"#, &|m| {
+        p384.sign(&aws_lc_rs::rand::SystemRandom::new(), m)
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    });
+    let mut c = OidcConfig::new(ISSUER, AUD);
+    c.key_source = KeySource::JwksFile(path);
+    let default = OidcAuthenticator::new(c.clone()).unwrap();
+    assert_eq!(
+        default.verify(&ed_token).await.unwrap_err(),
+        Rejection::AlgorithmNotAllowed("EdDSA".into())
+    );
+    assert_eq!(
+        default.verify(&p384_token).await.unwrap_err(),
+        Rejection::AlgorithmNotAllowed("ES384".into())
+    );
+    c.algorithms = vec![Algorithm::EdDSA, Algorithm::ES384];
+    let opted = OidcAuthenticator::new(c).unwrap();
+    assert_eq!(opted.verify(&ed_token).await.unwrap().subject, "user-1");
+    assert_eq!(opted.verify(&p384_token).await.unwrap().subject, "user-1");
+    // Key-type confusion among opted-in algorithms: an ES384 token naming the Ed25519 key.
+    let wrong = sign(r#"{"alg":"ES384","kid":"ed"}"#, &|m| {
+        ed.sign(m).as_ref().to_vec()
+    });
+    assert!(matches!(
+        opted.verify(&wrong).await.unwrap_err(),
+        Rejection::KeyNotUsable { .. }
+    ));
+}

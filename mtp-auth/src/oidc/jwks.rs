@@ -52,10 +52,14 @@ impl VerifyKey {
         {
             return Err(format!("key is for `{a}`, token uses `{alg_name}`"));
         }
+        // `jwt-svid` is how SPIFFE trust bundles mark JWT signing keys.
         if let Some(u) = &self.use_
             && u != "sig"
+            && u != "jwt-svid"
         {
-            return Err(format!("key `use` is `{u}`, not `sig`"));
+            return Err(format!(
+                "key `use` is `{u}`, not `sig` (or SPIFFE `jwt-svid`)"
+            ));
         }
         if let Some(ops) = &self.key_ops
             && !ops.iter().any(|o| o == "verify")
