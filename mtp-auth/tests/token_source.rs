@@ -79,3 +79,59 @@ fn backoff_grows_with_jitter_and_is_capped() {
         Duration::from_secs(1)
     );
 }
+
+#[test]
+fn secret_files_and_broker_settings_are_checked() {
+    use mtp_auth::broker::{Broker, BrokerConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("secret");
+    let e = Secret::from_file(&p).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("cannot read {}", p.display())),
+        "{e}"
+    );
+    std::fs::write(&p, "\n").unwrap();
+    assert_eq!(
+        Secret::from_file(&p).unwrap_err().to_string(),
+        format!(
+            "invalid configuration: secret file {} is empty",
+            p.display()
+        )
+    );
+    std::fs::write(&p, "  s3cret \n").unwrap();
+    assert_eq!(Secret::from_file(&p).unwrap().expose(), "s3cret");
+
+    let cfg = |id: &str, secret: &str| {
+        BrokerConfig::new("https://idp", id, Secret::new(secret), dir.path().join("t"))
+    };
+    assert_eq!(
+        Broker::new(cfg("", "x")).unwrap_err().to_string(),
+        "invalid configuration: --client-id is empty"
+    );
+    assert_eq!(
+        Broker::new(cfg("c", "")).unwrap_err().to_string(),
+        "invalid configuration: the client secret is empty"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_issuer_is_a_discovery_error() {
+    use mtp_auth::broker::{Broker, BrokerConfig};
+    let dir = tempfile::tempdir().unwrap();
+    // Port 1 on loopback: nothing listens.
+    let b = Broker::new(BrokerConfig::new(
+        "http://127.0.0.1:1",
+        "c",
+        Secret::new("s"),
+        dir.path().join("t"),
+    ))
+    .unwrap();
+    let e = b.refresh_once().await.unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "OIDC discovery at http://127.0.0.1:1/.well-known/openid-configuration failed"
+        ),
+        "{e}"
+    );
+    assert!(!dir.path().join("t").exists());
+}
