@@ -1,0 +1,232 @@
+//! The token broker: OAuth2 client credentials, kept fresh in a file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::oidc::discover;
+use crate::token::{Secret, write_token_file};
+
+/// Settings of a [`Broker`].
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// The issuer; its discovery document gives the token endpoint.
+    pub issuer: String,
+    /// OAuth2 client id.
+    pub client_id: String,
+    /// OAuth2 client secret (sent with HTTP Basic, never logged).
+    pub client_secret: Secret,
+    /// `audience` parameter (also sent as RFC 8707 `resource` when it is an absolute URI).
+    pub audience: Option<String>,
+    /// Scopes requested.
+    pub scopes: Vec<String>,
+    /// Where the token is written.
+    pub token_file: PathBuf,
+    /// Request timeout (default 10 s).
+    pub http_timeout: Duration,
+    /// First retry delay after a failure (default 1 s), doubled up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// Longest retry delay (default 60 s).
+    pub max_backoff: Duration,
+}
+
+impl BrokerConfig {
+    /// Defaults for the required settings.
+    pub fn new(
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: Secret,
+        token_file: impl Into<PathBuf>,
+    ) -> Self {
+        BrokerConfig {
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            client_secret,
+            audience: None,
+            scopes: Vec::new(),
+            token_file: token_file.into(),
+            http_timeout: Duration::from_secs(10),
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A token from the token endpoint.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The access token.
+    pub access_token: Secret,
+    /// Its lifetime (`expires_in`; 5 min when the IdP gives none).
+    pub expires_in: Duration,
+}
+
+/// When to refresh a token of `lifetime`: at half its life (well before expiry), at least 1 s.
+pub fn refresh_after(lifetime: Duration) -> Duration {
+    (lifetime / 2).max(Duration::from_secs(1))
+}
+
+/// Exponential backoff with ±25 % jitter for failure number `attempt` (0-based).
+pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
+    let base = min.saturating_mul(1u32 << attempt.min(16)).min(max);
+    let mut r = [0u8; 2];
+    let frac = if aws_lc_rs::rand::fill(&mut r).is_ok() {
+        f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX)
+    } else {
+        0.5
+    };
+    base.mul_f64(0.75 + 0.5 * frac)
+}
+
+/// Fetches client-credentials tokens and keeps them fresh in a file.
+#[derive(Debug)]
+pub struct Broker {
+    config: BrokerConfig,
+    http: reqwest::Client,
+    token_endpoint: tokio::sync::Mutex<Option<String>>,
+}
+
+impl Broker {
+    /// A broker for `config`.
+    pub fn new(config: BrokerConfig) -> Result<Self> {
+        if config.client_id.is_empty() {
+            return Err(Error::Config("--client-id is empty".into()));
+        }
+        if config.client_secret.expose().is_empty() {
+            return Err(Error::Config("the client secret is empty".into()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.http_timeout)
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        Ok(Broker {
+            config,
+            http,
+            token_endpoint: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    async fn endpoint(&self) -> Result<String> {
+        let mut g = self.token_endpoint.lock().await;
+        if let Some(e) = g.as_ref() {
+            return Ok(e.clone());
+        }
+        let meta = discover(&self.http, &self.config.issuer).await?;
+        let ep = meta.token_endpoint.ok_or_else(|| Error::Discovery {
+            url: self.config.issuer.clone(),
+            why: "no `token_endpoint`".into(),
+        })?;
+        *g = Some(ep.clone());
+        Ok(ep)
+    }
+
+    /// Requests a token (client credentials grant).
+    pub async fn fetch(&self) -> Result<IssuedToken> {
+        let url = self.endpoint().await?;
+        let mut form: Vec<(&str, String)> = vec![("grant_type", "client_credentials".into())];
+        if !self.config.scopes.is_empty() {
+            form.push(("scope", self.config.scopes.join(" ")));
+        }
+        if let Some(a) = &self.config.audience {
+            form.push(("audience", a.clone()));
+            if a.contains("://") {
+                form.push(("resource", a.clone()));
+            }
+        }
+        let resp = self
+            .http
+            .post(&url)
+            .basic_auth(
+                &self.config.client_id,
+                Some(self.config.client_secret.expose()),
+            )
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| Error::Http {
+                url: url.clone(),
+                source: Box::new(e),
+            })?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| Error::Http {
+            url: url.clone(),
+            source: Box::new(e),
+        })?;
+        let v: Value = serde_json::from_slice(&body).map_err(|_| Error::TokenEndpoint {
+            url: url.clone(),
+            why: format!("HTTP {status}, response is not JSON"),
+        })?;
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        if !status.is_success() {
+            return Err(Error::TokenEndpoint {
+                url,
+                why: format!(
+                    "HTTP {status}: {} {}",
+                    s("error").unwrap_or("error"),
+                    s("error_description").unwrap_or("")
+                )
+                .trim_end()
+                .to_string(),
+            });
+        }
+        let token =
+            s("access_token")
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| Error::TokenEndpoint {
+                    url: url.clone(),
+                    why: "no `access_token` in the response".into(),
+                })?;
+        let expires_in = v
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            // Bounded, so a bogus value can neither spin the loop nor overflow a deadline.
+            .map_or(300, |s| s.clamp(1, 366 * 24 * 3600));
+        let expires_in = Duration::from_secs(expires_in);
+        Ok(IssuedToken {
+            access_token: Secret::new(token),
+            expires_in,
+        })
+    }
+
+    /// Fetches a token and writes it to the token file; returns its lifetime.
+    pub async fn refresh_once(&self) -> Result<Duration> {
+        let t = self.fetch().await?;
+        write_token_file(&self.config.token_file, t.access_token.expose())?;
+        tracing::info!(
+            file = %self.config.token_file.display(),
+            expires_in_s = t.expires_in.as_secs(),
+            "token written"
+        );
+        Ok(t.expires_in)
+    }
+
+    /// Keeps the token file fresh until `shutdown` completes. Refreshes at half-life; on failure
+    /// retries with backoff and jitter, leaving the old token in place.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut failures = 0u32;
+        let mut valid_until: Option<tokio::time::Instant> = None;
+        loop {
+            let wait = match self.refresh_once().await {
+                Ok(lifetime) => {
+                    failures = 0;
+                    valid_until = Some(tokio::time::Instant::now() + lifetime);
+                    refresh_after(lifetime)
+                }
+                Err(e) => {
+                    let expired = valid_until.is_none_or(|t| tokio::time::Instant::now() >= t);
+                    tracing::warn!(error = %e, expired, "token refresh failed; keeping the old token");
+                    let d = backoff(failures, self.config.min_backoff, self.config.max_backoff);
+                    failures = failures.saturating_add(1);
+                    d
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! mtp-token-broker: a sidecar keeping an OAuth2 client-credentials token fresh in a file
+//! (written atomically, mode 0600), for clients that read it with `mtp_auth::token::FileTokenSource`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Parser;
+use mtp_auth::broker::{Broker, BrokerConfig};
+use mtp_auth::token::Secret;
+
+/// Keeps an OAuth2 client-credentials access token fresh in a file.
+#[derive(Debug, Parser)]
+#[command(name = "mtp-token-broker", version)]
+struct Args {
+    /// OIDC issuer URL (its discovery document gives the token endpoint).
+    #[arg(long, env = "MTP_ISSUER")]
+    issuer: String,
+    /// OAuth2 client id.
+    #[arg(long, env = "MTP_CLIENT_ID")]
+    client_id: String,
+    /// Client secret (prefer --client-secret-file).
+    #[arg(
+        long,
+        env = "MTP_CLIENT_SECRET",
+        hide_env_values = true,
+        conflicts_with = "client_secret_file",
+        required_unless_present = "client_secret_file"
+    )]
+    client_secret: Option<Secret>,
+    /// File holding the client secret.
+    #[arg(long, env = "MTP_CLIENT_SECRET_FILE")]
+    client_secret_file: Option<PathBuf>,
+    /// `audience` of the token (also sent as RFC 8707 `resource` when it is a URI).
+    #[arg(long, env = "MTP_AUDIENCE")]
+    audience: Option<String>,
+    /// Scope to request; repeatable.
+    #[arg(long = "scope", env = "MTP_SCOPE", value_delimiter = ' ')]
+    scopes: Vec<String>,
+    /// Where to write the token.
+    #[arg(long, env = "MTP_TOKEN_FILE")]
+    token_file: PathBuf,
+    /// Fetch one token, write it and exit.
+    #[arg(long)]
+    once: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let secret = match (&args.client_secret, &args.client_secret_file) {
+        (Some(s), _) => s.clone(),
+        (None, Some(f)) => Secret::from_file(f)?,
+        (None, None) => anyhow::bail!("--client-secret or --client-secret-file is required"),
+    };
+    let mut config = BrokerConfig::new(args.issuer, args.client_id, secret, args.token_file);
+    config.audience = args.audience;
+    config.scopes = args.scopes;
+    let broker = Broker::new(config)?;
+    if args.once {
+        broker.refresh_once().await.context("fetching a token")?;
+        return Ok(());
+    }
+    broker
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    Ok(())
+}
