@@ -14,8 +14,19 @@ use mtp_policy::admission::hooks::NamespaceCache;
 #[derive(Debug, Parser)]
 #[command(name = "mtp-webhook", version, about)]
 struct Cli {
+    /// Log format of `serve` (level from RUST_LOG, default info).
+    #[arg(long, global = true, env = "MTP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,7 +73,7 @@ fn main() -> ExitCode {
             print(manifests::docs(&platform_namespace).map(|d| d + "\n"))
         }
         Command::Serve(args) => {
-            init_logging();
+            init_logging(cli.log_format);
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -97,13 +108,17 @@ fn print(result: anyhow::Result<String>) -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .try_init();
+        .with_writer(io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.with_ansi(io::stderr().is_terminal()).try_init(),
+    };
 }
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {

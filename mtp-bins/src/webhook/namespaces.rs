@@ -43,3 +43,62 @@ pub async fn watch(client: Client, cache: Arc<NamespaceCache>) {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use mtp_policy::admission::hooks::TenantLookup;
+
+    fn ns(name: &str, tenant: Option<&str>) -> Namespace {
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(name.to_owned());
+        if let Some(t) = tenant {
+            ns.metadata.labels = Some([(TENANT_LABEL.to_owned(), t.to_owned())].into());
+        }
+        ns
+    }
+
+    #[test]
+    fn relists_and_events_keep_the_cache_exact() {
+        let cache = NamespaceCache::default();
+        cache.set("stale", Some("gone"));
+        let mut pending = Vec::new();
+        apply(&cache, &mut pending, Event::Init);
+        apply(
+            &cache,
+            &mut pending,
+            Event::InitApply(ns("tenant-shop", Some("shop"))),
+        );
+        assert_eq!(
+            cache.tenant_of("stale").as_deref(),
+            Some("gone"),
+            "a relist in progress changes nothing"
+        );
+        apply(&cache, &mut pending, Event::InitDone);
+        assert_eq!(
+            cache.tenant_of("stale"),
+            None,
+            "the relist replaces everything"
+        );
+        assert_eq!(cache.tenant_of("tenant-shop").as_deref(), Some("shop"));
+        apply(
+            &cache,
+            &mut pending,
+            Event::Apply(ns("tenant-bank", Some("bank"))),
+        );
+        assert_eq!(cache.tenant_of("tenant-bank").as_deref(), Some("bank"));
+        apply(&cache, &mut pending, Event::Apply(ns("tenant-bank", None)));
+        assert_eq!(
+            cache.tenant_of("tenant-bank"),
+            None,
+            "a removed label removes the entry"
+        );
+        apply(
+            &cache,
+            &mut pending,
+            Event::Delete(ns("tenant-shop", Some("shop"))),
+        );
+        assert!(cache.is_empty());
+    }
+}

@@ -1,0 +1,149 @@
+//! `mtp-webhook manifests` and `docs`: generated configurations validated against the official
+//! Kubernetes schemas (kubernetes-validate, installed by `.ci/install-deps`), and their bad flags.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use mtp_bins::webhook::certs;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mtp-webhook"))
+        .args(args)
+        .env_remove("MTP_WEBHOOK_SERVICE")
+        .env_remove("MTP_WEBHOOK_URL")
+        .env_remove("MTP_CA_BUNDLE")
+        .output()
+        .unwrap()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mtp-manifests-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Fails (never skips) when kubernetes-validate is missing: `.ci/install-deps` installs it.
+fn kubernetes_validate(path: &std::path::Path) {
+    let output = Command::new("kubernetes-validate")
+        .args(["--strict", "--no-warn"])
+        .arg(path)
+        .output()
+        .expect("kubernetes-validate is not installed: run .ci/install-deps");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout.matches("passed").count(),
+        2,
+        "both configurations validated: {stdout}"
+    );
+}
+
+#[test]
+fn manifests_pass_the_official_schemas() {
+    let dir = temp_dir("ok");
+    let bundle = certs::generate(&certs::service_dns_names("mtp-webhook", "mtp-system")).unwrap();
+    let ca = dir.join("ca.crt");
+    std::fs::write(&ca, &bundle.ca_pem).unwrap();
+    for endpoint in [
+        ["--service", "mtp-webhook.mtp-system"],
+        ["--url", "https://10.0.0.5:8443"],
+    ] {
+        let out = run(&[
+            "manifests",
+            endpoint[0],
+            endpoint[1],
+            "--ca-bundle",
+            ca.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let yaml = String::from_utf8(out.stdout).unwrap();
+        assert!(yaml.contains("kind: ValidatingWebhookConfiguration"));
+        assert!(yaml.contains("kind: MutatingWebhookConfiguration"));
+        assert!(yaml.contains("caBundle:"));
+        let file = dir.join(format!("{}.yaml", &endpoint[0][2..]));
+        std::fs::write(&file, &yaml).unwrap();
+        kubernetes_validate(&file);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn manifests_flags_are_checked() {
+    let out = run(&["manifests", "--service", "mtp-webhook"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be NAME.NAMESPACE"));
+    let out = run(&["manifests", "--url", "http://10.0.0.5:8443"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must start with https://"));
+    let out = run(&["manifests"]);
+    assert_eq!(out.status.code(), Some(2));
+    let dir = temp_dir("bad");
+    let not_pem = dir.join("ca.crt");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let out = run(&[
+        "manifests",
+        "--service",
+        "a.b",
+        "--ca-bundle",
+        not_pem.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no PEM certificate"));
+    let out = run(&[
+        "manifests",
+        "--service",
+        "a.b",
+        "--ca-bundle",
+        "/nonexistent/ca.crt",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot read --ca-bundle /nonexistent/ca.crt")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn docs_describe_every_hook() {
+    let out = run(&["docs"]);
+    assert!(out.status.success());
+    let docs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "pod-security.mtp.dev",
+            "tenant-labels.mtp.dev",
+            "protected-namespaces.mtp.dev",
+            "namespace-labels.mtp.dev"
+        ]
+    );
+    for doc in docs.as_array().unwrap() {
+        for key in [
+            "path",
+            "kind",
+            "rules",
+            "failurePolicy",
+            "sideEffects",
+            "timeoutSeconds",
+            "matchPolicy",
+            "doc",
+        ] {
+            assert!(doc.get(key).is_some(), "{key} missing in {doc}");
+        }
+    }
+}
