@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::any;
 use serde_json::json;
 
-use super::request::AdmissionReview;
-use super::{Registry, Webhook};
+use super::{Registry, ReviewError, Reviewed, Webhook};
 
 /// The apiserver's own limit on an AdmissionReview body.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -161,20 +160,19 @@ fn answer(
             );
         }
     };
-    let review: AdmissionReview<'_> = match serde_json::from_slice(&body) {
-        Ok(review) => review,
-        Err(e) => {
+    // The hooks do not panic on any input; should one ever do, the request gets a 500 and the
+    // server goes on serving.
+    let reviewed = match catch_unwind(AssertUnwindSafe(|| hook.review(&body))) {
+        Ok(Ok(reviewed)) => reviewed,
+        Ok(Err(e @ ReviewError::Malformed(_))) => {
             return reject(
                 StatusCode::BAD_REQUEST,
                 "malformed-admission-review",
                 "Malformed AdmissionReview",
-                format!("the body is not a valid AdmissionReview: {e}"),
+                e.to_string(),
             );
         }
-    };
-    let request = match validate(&review) {
-        Ok(request) => request,
-        Err(detail) => {
+        Ok(Err(ReviewError::Invalid(detail))) => {
             return reject(
                 StatusCode::BAD_REQUEST,
                 "invalid-admission-review",
@@ -182,11 +180,6 @@ fn answer(
                 detail,
             );
         }
-    };
-    // The hooks do not panic on any input; should one ever do, the request gets a 500 and the
-    // server goes on serving.
-    let response = match catch_unwind(AssertUnwindSafe(|| hook.admit(request))) {
-        Ok(response) => response,
         Err(_) => {
             return reject(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -196,15 +189,15 @@ fn answer(
             );
         }
     };
+    let Reviewed { uid, mut response } = reviewed;
+    let mut http = HttpResponse::new(Body::from(response.to_review_bytes(&uid)));
     let outcome = if !response.allowed {
-        Outcome::Denied(response.checks.clone())
+        Outcome::Denied(std::mem::take(&mut response.checks))
     } else if response.patch.is_empty() {
         Outcome::Allowed
     } else {
         Outcome::Patched
     };
-    let review = response.to_review(request.uid());
-    let mut http = HttpResponse::new(Body::from(review.to_string()));
     http.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -224,30 +217,4 @@ fn too_large() -> (Outcome, HttpResponse) {
             ),
         ),
     )
-}
-
-fn validate<'r, 'a>(review: &'r AdmissionReview<'a>) -> Result<&'r super::Request<'a>, String> {
-    match review.api_version.as_deref() {
-        Some("admission.k8s.io/v1") => {}
-        Some(other) => {
-            return Err(format!(
-                "apiVersion is {other:?}; this webhook speaks admission.k8s.io/v1"
-            ));
-        }
-        None => {
-            return Err(
-                "apiVersion is missing; this webhook speaks admission.k8s.io/v1".to_owned(),
-            );
-        }
-    }
-    match review.kind.as_deref() {
-        Some("AdmissionReview") => {}
-        Some(other) => return Err(format!("kind is {other:?}, expected \"AdmissionReview\"")),
-        None => return Err("kind is missing, expected \"AdmissionReview\"".to_owned()),
-    }
-    let request = review.request.as_ref().ok_or("request is missing")?;
-    if request.uid.as_deref().is_none_or(str::is_empty) {
-        return Err("request.uid is missing".to_owned());
-    }
-    Ok(request)
 }
