@@ -311,8 +311,18 @@ impl Response {
                 warnings: &self.warnings,
             },
         };
+        // Sized once: the envelope is under 200 bytes; the message and patch are escaped JSON.
+        let size = 200
+            + uid.len()
+            + self.message.as_ref().map_or(0, |m| m.len() + m.len() / 8)
+            + review.response.patch.as_ref().map_or(0, String::len)
+            + self.warnings.iter().map(|w| w.len() + 4).sum::<usize>();
+        let mut out = Vec::with_capacity(size);
         // Strings, bools, integers and JSON values into a Vec: serialization cannot fail.
-        serde_json::to_vec(&review).unwrap_or_default()
+        match serde_json::to_writer(&mut out, &review) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::any;
@@ -98,31 +98,29 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
-async fn handle(
-    State(state): State<HookState>,
-    method: Method,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> HttpResponse {
+async fn handle(State(state): State<HookState>, request: Request) -> HttpResponse {
     let started = Instant::now();
-    let name = state.hook.name();
-    let (outcome, response) = answer(&*state.hook, &method, &headers, body);
-    state.observer.observe(name, &outcome, started.elapsed());
+    // Method and content type are checked before the body is read; the headers are borrowed,
+    // not copied.
+    let (outcome, response) = match precheck(request.method(), request.headers()) {
+        Some(rejected) => rejected,
+        None => answer(&*state.hook, Bytes::from_request(request, &()).await),
+    };
+    state
+        .observer
+        .observe(state.hook.name(), &outcome, started.elapsed());
     response
 }
 
-fn answer(
-    hook: &dyn Webhook,
-    method: &Method,
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> (Outcome, HttpResponse) {
-    let reject = |status: StatusCode, kind: &str, title: &str, detail: String| {
-        (
-            Outcome::Rejected(status.as_u16()),
-            problem(status, kind, title, detail),
-        )
-    };
+fn reject(status: StatusCode, kind: &str, title: &str, detail: String) -> (Outcome, HttpResponse) {
+    (
+        Outcome::Rejected(status.as_u16()),
+        problem(status, kind, title, detail),
+    )
+}
+
+/// Refuses anything but `POST` with `application/json`.
+fn precheck(method: &Method, headers: &HeaderMap) -> Option<(Outcome, HttpResponse)> {
     if method != Method::POST {
         let (outcome, mut response) = reject(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -133,20 +131,27 @@ fn answer(
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return (outcome, response);
+        return Some((outcome, response));
     }
     if !is_json(headers) {
         let got = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("none");
-        return reject(
+        return Some(reject(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             "Unsupported media type",
             format!("content type {got:?} is not supported: send application/json"),
-        );
+        ));
     }
+    None
+}
+
+fn answer(
+    hook: &dyn Webhook,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> (Outcome, HttpResponse) {
     let body = match body {
         Ok(body) if body.len() > super::router::MAX_BODY => return too_large(),
         Ok(body) => body,
