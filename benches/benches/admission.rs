@@ -16,8 +16,8 @@ use axum::http::{Request, header};
 use axum::routing::get;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http_body_util::BodyExt;
-use mtp_policy::admission::Registry;
 use mtp_policy::admission::hooks::PodSecurityHook;
+use mtp_policy::admission::{Registry, Webhook};
 use tower::ServiceExt;
 
 fn capture() -> Vec<u8> {
@@ -31,10 +31,8 @@ fn capture() -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let body = axum::body::Bytes::from(capture());
-    let registry = Registry::new(vec![std::sync::Arc::new(PodSecurityHook::new(
-        "mtp-system",
-    ))])
-    .expect("registry");
+    let hook: std::sync::Arc<dyn Webhook> = std::sync::Arc::new(PodSecurityHook::new("mtp-system"));
+    let registry = Registry::new([hook]).expect("registry");
     let router = registry.router();
     let healthz: Router = Router::new().route("/healthz", get(|| async { "ok" }));
     let rt = tokio::runtime::Builder::new_current_thread()

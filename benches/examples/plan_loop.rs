@@ -11,6 +11,7 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
+
 use std::process::ExitCode;
 
 use mtp_core::{Egress, PlatformSettings, Tenant, Tier, TierCatalogue, plan};
