@@ -67,7 +67,8 @@ pub async fn cleanup(ctx: &Context, tenant: &Tenant) -> Result<Action> {
     let name = tenant_name(tenant)?;
     let uid = tenant.uid().unwrap_or_default();
     let retain = retains_namespaces(tenant);
-    let namespaces = ctx.caches.namespaces_of(name, &uid);
+    let mut namespaces = ctx.caches.namespaces_of(name, &uid);
+    namespaces.sort_by_key(|n| n.name_any());
     for ns in &namespaces {
         let ns_name = ns.name_any();
         if retain {
