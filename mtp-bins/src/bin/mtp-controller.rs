@@ -37,7 +37,7 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Reconcile Tenants (the default).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the Tenant CustomResourceDefinition as YAML.
     Crd,
 }
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Run(args)) => args,
+        Some(Command::Run(args)) => *args,
         None => cli.run,
     };
     init_logging(cli.log_format);

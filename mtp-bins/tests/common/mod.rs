@@ -77,6 +77,9 @@ pub fn seed(writers: &mut CacheWriters, plan: &TenantPlan) {
     }
 }
 
+/// Assertions on a call's query and body.
+pub type Check = Box<dyn FnOnce(&str, &Value) + Send>;
+
 /// One expected call.
 pub struct Call {
     /// The method.
@@ -88,7 +91,7 @@ pub struct Call {
     /// The body to answer (the request's body echoed when `None`).
     pub reply: Option<Value>,
     /// Assertions on the query and body.
-    pub check: Box<dyn FnOnce(&str, &Value) + Send>,
+    pub check: Check,
 }
 
 /// An expected call answered 200 with its own body.
