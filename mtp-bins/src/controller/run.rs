@@ -359,3 +359,56 @@ async fn release(elector: &LeaderElector) {
         warn!(error = %e, "cannot release the Lease; another replica takes over once it expires");
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use tower::ServiceExt as _;
+
+    #[test]
+    fn owned_objects_map_to_their_tenant() {
+        let mut ns = Namespace::default();
+        assert_eq!(tenant_owner(&ns), None);
+        let owner = |kind: &str, controller| OwnerReference {
+            api_version: "mtp.dev/v1alpha1".into(),
+            kind: kind.into(),
+            name: "acme".into(),
+            uid: "u".into(),
+            controller: Some(controller),
+            block_owner_deletion: None,
+        };
+        ns.metadata.owner_references =
+            Some(vec![owner("Deployment", true), owner("Tenant", false)]);
+        assert_eq!(
+            tenant_owner(&ns),
+            None,
+            "only a controller reference to a Tenant"
+        );
+        ns.metadata.owner_references = Some(vec![owner("Tenant", true)]);
+        assert_eq!(tenant_owner(&ns), Some(ObjectRef::new("acme")));
+    }
+
+    #[tokio::test]
+    async fn probes_answer() {
+        let ready = Arc::new(AtomicBool::new(false));
+        let metrics = Arc::new(ControllerMetrics::default());
+        metrics.set_leader(true);
+        let app = probe_router(ready.clone(), metrics);
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let r = app.clone().oneshot(get("/healthz")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = app.clone().oneshot(get("/readyz")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        ready.store(true, Ordering::Release);
+        let r = app.clone().oneshot(get("/readyz")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = app.oneshot(get("/metrics")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("mtp_controller_leader 1"));
+    }
+}
