@@ -457,3 +457,28 @@ async fn an_invalid_spec_is_reported_and_waits_for_a_change() {
     verifier.await.unwrap();
     assert_eq!(error_policy(Arc::new(t), &err, ctx), Action::await_change());
 }
+
+#[tokio::test]
+async fn a_conflict_is_retried_without_a_warning() {
+    let (ctx, _writers, mut handle) = context();
+    let t = tenant();
+    let calls = vec![
+        call(Method::PATCH, &format!("{TENANTS}/acme")).reply(
+            409,
+            failure(
+                409,
+                "Conflict",
+                "Operation cannot be fulfilled on tenants.mtp.dev \"acme\": the object has been modified",
+            ),
+        ),
+    ];
+    let verifier = tokio::spawn(async move { verify(&mut handle, calls).await });
+    // No status write and no Event follow: they would hang the reconcile.
+    let err = run(ctx.clone(), t.clone()).await.unwrap_err();
+    verifier.await.unwrap();
+    assert_eq!(err.reason(), "Conflict");
+    assert_eq!(
+        error_policy(Arc::new(t), &err, ctx),
+        Action::requeue(Duration::from_secs(1))
+    );
+}

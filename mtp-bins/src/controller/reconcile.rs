@@ -33,6 +33,11 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action>
             }
         }
         Err(Error::Plan(_)) => {}
+        Err(e) if e.reason() == "Conflict" => {
+            // Someone changed the Tenant or an object meanwhile: routine, retried on fresh data
+            // without a Warning Event.
+            debug!(error = %e, "conflict; retrying");
+        }
         Err(e) => {
             let failures = ctx.failures(&name).saturating_add(1);
             let retry = ctx.backoff.delay(failures);

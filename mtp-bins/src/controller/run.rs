@@ -21,7 +21,7 @@ use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, store::Writer};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client, Resource, ResourceExt};
 use mtp_core::plan::TENANT_LABEL;
 use mtp_core::{PlatformSettings, Store, Tenant, TierCatalogue};
 use serde::de::DeserializeOwned;
@@ -172,9 +172,14 @@ async fn watch_owned<K>(
     let config = watcher::Config::default()
         .labels(TENANT_LABEL)
         .any_semantic();
-    let stream = reflector(writer, watcher(api, config))
-        .default_backoff()
-        .touched_objects();
+    // managedFields are dropped before caching: they are most of an object's size and the diff
+    // never reads them (steady-state memory).
+    let stream = reflector(
+        writer,
+        watcher(api, config).modify(|obj| obj.managed_fields_mut().clear()),
+    )
+    .default_backoff()
+    .touched_objects();
     futures_util::pin_mut!(stream);
     while let Some(item) = stream.next().await {
         match item {
@@ -261,10 +266,60 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             error!(error = %e, "the probe listener stopped");
         }
     });
+    let parts = Parts {
+        client,
+        catalogue,
+        settings,
+        store,
+        metrics,
+        ready,
+    };
+    run_with(parts, &args, crate::webhook::serve::shutdown_signal()).await
+}
 
+/// What [`run_with`] runs on: built by [`run`] from the flags, or by a test.
+pub struct Parts {
+    /// The Kubernetes client.
+    pub client: Client,
+    /// The tier catalogue.
+    pub catalogue: TierCatalogue,
+    /// The platform settings.
+    pub settings: PlatformSettings,
+    /// The store to sync, if any.
+    pub store: Option<Arc<dyn Store>>,
+    /// The metrics.
+    pub metrics: Arc<ControllerMetrics>,
+    /// Set once this replica serves (leader or standby).
+    pub ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parts")
+            .field("settings", &self.settings)
+            .field("store", &self.store.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Waits for the Lease, then runs the watches, the reconciler and the store sync until
+/// `shutdown` resolves (then releases the Lease) or leadership is lost (an error).
+pub async fn run_with(
+    parts: Parts,
+    args: &RunArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let Parts {
+        client,
+        catalogue,
+        settings,
+        store,
+        metrics,
+        ready,
+    } = parts;
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
-        crate::webhook::serve::shutdown_signal().await;
+        shutdown.await;
         let _ = stop_tx.send(true);
     });
     let stopped = |mut rx: watch::Receiver<bool>| async move {
