@@ -289,7 +289,10 @@ mod tests {
         let d = diff(&after, &observed);
         // The isolation policy of the kept namespace no longer admits the removed one.
         assert_eq!(d.apply, vec![4]);
-        assert_eq!(after[4].key.to_string(), "NetworkPolicy tenant-acme/tenant-isolation");
+        assert_eq!(
+            after[4].key.to_string(),
+            "NetworkPolicy tenant-acme/tenant-isolation"
+        );
         assert_eq!(
             d.delete.iter().map(ToString::to_string).collect::<Vec<_>>(),
             vec![
