@@ -28,8 +28,11 @@ struct Apiserver {
     lease: Option<Value>,
     /// Every write: method and path.
     writes: Vec<(Method, String, Value)>,
-    /// Open watches (held so the connections stay open).
-    watches: Vec<tower_test::mock::SendResponse<http::Response<kube::client::Body>>>,
+    /// Open watches (held so the connections stay open), by path.
+    watches: Vec<(
+        String,
+        tower_test::mock::SendResponse<http::Response<kube::client::Body>>,
+    )>,
 }
 
 fn list(kind: &str, items: Vec<Value>) -> Value {
@@ -61,7 +64,7 @@ async fn the_leader_reconciles_what_it_finds_and_releases_the_lease_on_shutdown(
             };
             let mut s = server_state.lock().unwrap();
             if method == Method::GET && query.contains("watch=true") {
-                s.watches.push(send);
+                s.watches.push((path, send));
                 continue;
             }
             let lease_path = "/apis/coordination.k8s.io/v1/namespaces/mtp-system/leases";
@@ -146,6 +149,60 @@ async fn the_leader_reconciles_what_it_finds_and_releases_the_lease_on_shutdown(
     .expect("the Tenant was never reconciled");
     assert!(metrics.encode().contains("mtp_controller_leader 1"));
 
+    // A hand edit of the namespace (its Pod Security label removed) arrives on the watch: the
+    // tenant is reconciled again and the namespace re-applied.
+    let applies_of_ns = |s: &Apiserver| {
+        s.writes
+            .iter()
+            .filter(|(m, p, _)| m == Method::PATCH && p == "/api/v1/namespaces/tenant-acme")
+            .count()
+    };
+    let namespace_watch = {
+        let mut s = state.lock().unwrap();
+        assert_eq!(applies_of_ns(&s), 1);
+        let i = s
+            .watches
+            .iter()
+            .position(|(p, _)| p == "/api/v1/namespaces")
+            .expect("namespaces are watched");
+        s.watches.remove(i).1
+    };
+    let edited = json!({"type": "MODIFIED", "object": {
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "tenant-acme", "resourceVersion": "9",
+            "labels": {"mtp.dev/tenant": "acme", "app.kubernetes.io/managed-by": "mtp"},
+            "ownerReferences": [{"apiVersion": "mtp.dev/v1alpha1", "kind": "Tenant", "name": "acme",
+                "uid": "00000000-0000-0000-0000-000000000001", "controller": true, "blockOwnerDeletion": true}]}}});
+    namespace_watch.send_response(
+        http::Response::builder()
+            .status(200)
+            .body(kube::client::Body::from(format!("{edited}\n").into_bytes()))
+            .unwrap(),
+    );
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if applies_of_ns(&state.lock().unwrap()) == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the edited namespace was not repaired");
+    {
+        let s = state.lock().unwrap();
+        let (_, _, body) = s
+            .writes
+            .iter()
+            .rev()
+            .find(|(_, p, _)| p == "/api/v1/namespaces/tenant-acme")
+            .unwrap();
+        assert_eq!(
+            body["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+            "restricted"
+        );
+    }
+
     stop_tx.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(20), runner)
         .await
@@ -160,7 +217,7 @@ async fn the_leader_reconciles_what_it_finds_and_releases_the_lease_on_shutdown(
         .map(|(m, p, _)| format!("{m} {p}"))
         .collect();
     assert_eq!(
-        paths,
+        paths[..9],
         [
             "PATCH /apis/mtp.dev/v1alpha1/tenants/acme",
             "PATCH /api/v1/namespaces/tenant-acme",
@@ -171,8 +228,11 @@ async fn the_leader_reconciles_what_it_finds_and_releases_the_lease_on_shutdown(
             "PATCH /api/v1/namespaces/tenant-acme/limitranges/tenant-defaults",
             "PATCH /api/v1/namespaces/tenant-acme/resourcequotas/tenant-quota",
             "PATCH /apis/mtp.dev/v1alpha1/tenants/acme/status",
-            "PUT /apis/coordination.k8s.io/v1/namespaces/mtp-system/leases/mtp-controller",
         ]
+    );
+    assert_eq!(
+        paths.last().unwrap(),
+        "PUT /apis/coordination.k8s.io/v1/namespaces/mtp-system/leases/mtp-controller"
     );
     let release = &s.writes.last().unwrap().2;
     assert!(
