@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use mtp_core::diff::planned_objects;
 use mtp_core::{Egress, PlatformSettings, Tenant, Tier, TierCatalogue, plan};
 
 fn run(args: &[&str]) -> Output {
@@ -74,16 +75,29 @@ fn the_plan_objects_of_every_tier_pass_the_official_schemas() {
     for tier in Tier::ALL {
         let mut tenant = Tenant::test("acme")
             .with_tier(tier)
-            .with_admin("alice@acme.io")
-            .with_operator("olga@acme.io")
-            .with_viewer("victor@acme.io");
+            .with_admin("alice@acme.io");
         if tier != Tier::Free {
-            tenant = tenant.with_namespace("ci").with_egress(Egress::Internet);
+            tenant = tenant
+                .with_operator("olga@acme.io")
+                .with_viewer("victor@acme.io")
+                .with_namespace("ci")
+                .with_egress(Egress::Internet);
         }
         let plan = plan(&tenant, &catalogue, &PlatformSettings::default()).unwrap();
+        // What `mtpctl render` prints.
         let file = dir.join(format!("{tier}.yaml"));
         std::fs::write(&file, plan.to_yaml().unwrap()).unwrap();
         kubernetes_validate(&file, plan.to_values().unwrap().len());
+        // What the controller applies (empty bindings with an explicit `subjects: []`).
+        let applied = planned_objects(&plan).unwrap();
+        let mut yaml = String::new();
+        for object in &applied {
+            yaml.push_str("---\n");
+            yaml.push_str(&serde_yaml::to_string(&object.value).unwrap());
+        }
+        let file = dir.join(format!("{tier}-applied.yaml"));
+        std::fs::write(&file, yaml).unwrap();
+        kubernetes_validate(&file, applied.len());
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

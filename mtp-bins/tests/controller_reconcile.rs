@@ -162,6 +162,13 @@ async fn drift_is_repaired_object_by_object() {
     // NetworkPolicy was opened up.
     plan.namespaces.clear();
     plan.role_bindings[0].subjects = None;
+    // Someone added themselves to the (empty) operators binding.
+    plan.role_bindings[1].subjects = Some(vec![k8s_openapi::api::rbac::v1::Subject {
+        api_group: Some("rbac.authorization.k8s.io".into()),
+        kind: "User".into(),
+        name: "mallory@evil.example".into(),
+        namespace: None,
+    }]);
     plan.network_policies[0].spec.as_mut().unwrap().ingress = None;
     seed(&mut writers, &plan);
     let calls = vec![
@@ -171,6 +178,11 @@ async fn drift_is_repaired_object_by_object() {
             "RoleBinding",
         )
         .check(|_, body| assert_eq!(body["subjects"][0]["name"], "alice@acme.io")),
+        apply_call(
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/tenant-acme/rolebindings/tenant-operators",
+            "RoleBinding",
+        )
+        .check(|_, body| assert_eq!(body["subjects"], json!([]), "cleared by the apply")),
         apply_call(
             "/apis/networking.k8s.io/v1/namespaces/tenant-acme/networkpolicies/tenant-isolation",
             "NetworkPolicy",

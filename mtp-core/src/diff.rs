@@ -121,14 +121,23 @@ pub struct PlannedObject {
 
 /// The objects of `plan` with their keys, in the order of [`TenantPlan::to_values`] (namespaces
 /// first, so they exist before what goes in them).
+///
+/// A RoleBinding without users gets an explicit `subjects: []`, so that applying it clears
+/// subjects someone added by hand, and the diff sees them.
 pub fn planned_objects(plan: &TenantPlan) -> Result<Vec<PlannedObject>> {
     plan.to_values()?
         .into_iter()
-        .map(|value| {
+        .map(|mut value| {
             let key = ObjectKey::of(&value).ok_or_else(|| Error::Invalid {
                 field: "plan".to_string(),
                 message: format!("an object without kind or name: {value}"),
             })?;
+            if key.kind == Kind::RoleBinding
+                && let Some(obj) = value.as_object_mut()
+            {
+                obj.entry("subjects")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+            }
             Ok(PlannedObject { key, value })
         })
         .collect()
@@ -154,7 +163,8 @@ impl Diff {
 /// Whether `observed` already holds everything `want` says: every field of `want` is in
 /// `observed` with the same value (objects recursively; arrays element by element, with the same
 /// length). Fields the apiserver adds (status, defaults, `resourceVersion`, other managers'
-/// labels) do not count.
+/// labels) do not count. A wanted `null`, `[]` or `{}` matches an absent field (the apiserver
+/// omits empty fields).
 ///
 /// ```
 /// use serde_json::json;
@@ -166,7 +176,12 @@ pub fn is_subset(want: &Value, observed: &Value) -> bool {
     match (want, observed) {
         (Value::Object(w), Value::Object(o)) => w.iter().all(|(k, wv)| match o.get(k) {
             Some(ov) => is_subset(wv, ov),
-            None => wv.is_null(),
+            None => match wv {
+                Value::Null => true,
+                Value::Array(a) => a.is_empty(),
+                Value::Object(o) => o.is_empty(),
+                _ => false,
+            },
         }),
         (Value::Array(w), Value::Array(o)) => {
             w.len() == o.len() && w.iter().zip(o).all(|(wv, ov)| is_subset(wv, ov))
@@ -303,9 +318,25 @@ mod tests {
     }
 
     #[test]
+    fn subjects_added_by_hand_to_an_empty_binding_are_drift() {
+        let p = planned(&Tenant::test("acme").with_admin("alice"));
+        // tenant-operators has no users: it is applied with an explicit empty list.
+        assert_eq!(p[2].key.name, "tenant-operators");
+        assert_eq!(p[2].value["subjects"], json!([]));
+        let mut observed: Vec<Value> = p.iter().map(|o| o.value.clone()).collect();
+        // The apiserver omits the empty list: still no drift.
+        observed[2].as_object_mut().unwrap().remove("subjects");
+        assert!(diff(&p, &observed).is_empty());
+        observed[2]["subjects"] = json!([{"kind": "User", "name": "mallory"}]);
+        assert_eq!(diff(&p, &observed).apply, vec![2]);
+    }
+
+    #[test]
     fn subset_rules() {
         assert!(is_subset(&json!(null), &json!(null)));
         assert!(is_subset(&json!({"a": null}), &json!({})));
+        assert!(is_subset(&json!({"a": [], "b": {}}), &json!({})));
+        assert!(!is_subset(&json!({"a": [1]}), &json!({})));
         assert!(!is_subset(&json!({"a": 1}), &json!({})));
         assert!(!is_subset(&json!({"a": "1"}), &json!({"a": 1})));
         assert!(is_subset(
