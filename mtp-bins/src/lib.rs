@@ -2,6 +2,7 @@
 //!
 //! Each binary's `main.rs` parses flags and calls into a module here, where the logic is tested.
 
+pub mod controller;
 pub mod webhook;
 
 /// Every mtp binary allocates with mimalloc: the tenant plan, the admission path and the API
