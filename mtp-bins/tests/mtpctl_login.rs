@@ -17,6 +17,7 @@ use mtp_bins::mtpctl::oauth::{self, BrowserOptions, Client, Prompt};
 fn client() -> Client {
     Client {
         client_id: "mtpctl".into(),
+        client_secret: None,
         scopes: vec!["offline_access".into()],
         audience: Some(RESOURCE.into()),
     }

@@ -34,7 +34,11 @@ pub struct Context {
     /// The public OAuth2 client id used at login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    /// The audience the API server expects (sent as `resource`; the access token is then used).
+    /// The client secret, for IdPs that only allow confidential clients (sent as
+    /// `client_secret`, e.g. Glewlwyd's password grant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// The audience the server expects (sent as `resource`; the access token is then used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
     /// A static API key (from `login --api-key-file`).
@@ -52,6 +56,10 @@ impl std::fmt::Debug for Context {
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .field("audience", &self.audience)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("tokens", &self.tokens)
             .finish()
@@ -166,16 +174,15 @@ impl Config {
 
     /// Writes the file atomically with mode 0600 (its directory is created with mode 0700).
     pub fn save(&self, path: &Path) -> Result<(), CliError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| {
-                        CliError::Config(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-            }
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| CliError::Config(format!("cannot create {}: {e}", dir.display())))?;
         }
         let text = toml::to_string(self)
             .map_err(|e| CliError::Config(format!("cannot serialize the configuration: {e}")))?;
@@ -255,8 +262,10 @@ mod tests {
     fn save_is_0600_and_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("mtp/config.toml");
-        let mut c = Config::default();
-        c.current_context = Some("a".into());
+        let mut c = Config {
+            current_context: Some("a".into()),
+            ..Config::default()
+        };
         c.contexts.insert(
             "a".into(),
             Context {

@@ -92,6 +92,10 @@ pub struct LoginArgs {
     /// The public OAuth2 client id (default: advertised by the server).
     #[arg(long, env = "MTP_OIDC_CLIENT_ID")]
     pub client_id: Option<String>,
+    /// The client secret, for IdPs that only allow confidential clients (kept in the
+    /// configuration file, mode 0600).
+    #[arg(long, env = "MTP_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<mtp_auth::token::Secret>,
     /// The audience the server expects (default: advertised by the server).
     #[arg(long, env = "MTP_OIDC_AUDIENCE")]
     pub audience: Option<String>,
@@ -402,6 +406,7 @@ pub async fn session(cli: &Cli) -> Result<Api, CliError> {
         let disc = oauth::discover(&http, &issuer).await?;
         let client = oauth::Client {
             client_id: ctx.client_id.clone().unwrap_or_default(),
+            client_secret: ctx.client_secret.clone().map(mtp_auth::token::Secret::new),
             scopes: Vec::new(),
             audience: ctx.audience.clone(),
         };
@@ -472,6 +477,7 @@ async fn login(cli: &Cli, args: &LoginArgs, io: &mut Io<'_>) -> Result<(), CliEr
         scopes.extend(args.scopes.iter().cloned());
         let client = oauth::Client {
             client_id: client_id.clone(),
+            client_secret: args.client_secret.clone(),
             scopes,
             audience: audience.clone(),
         };
@@ -494,7 +500,6 @@ async fn login(cli: &Cli, args: &LoginArgs, io: &mut Io<'_>) -> Result<(), CliEr
                 &http,
                 &disc,
                 &client,
-                None,
                 &creds.username,
                 creds.password.expose(),
             )
@@ -513,6 +518,7 @@ async fn login(cli: &Cli, args: &LoginArgs, io: &mut Io<'_>) -> Result<(), CliEr
         };
         ctx.issuer = Some(issuer);
         ctx.client_id = Some(client_id);
+        ctx.client_secret = args.client_secret.as_ref().map(|s| s.expose().to_string());
         ctx.audience = audience;
         ctx.api_key = None;
         ctx.tokens = Some(tokens);

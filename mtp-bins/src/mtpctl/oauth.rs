@@ -30,8 +30,10 @@ pub struct Discovery {
 /// Who logs in and for what.
 #[derive(Debug, Clone)]
 pub struct Client {
-    /// The public client id.
+    /// The client id.
     pub client_id: String,
+    /// The client secret of a confidential client (sent in the form, `client_secret_post`).
+    pub client_secret: Option<mtp_auth::token::Secret>,
     /// The scopes requested (`openid` is always included).
     pub scopes: Vec<String>,
     /// The API's audience, sent as the `resource` parameter (RFC 8707) when it differs from the
@@ -58,6 +60,9 @@ impl Client {
 
     fn base_params(&self) -> Vec<(&'static str, String)> {
         let mut p = vec![("client_id", self.client_id.clone())];
+        if let Some(s) = &self.client_secret {
+            p.push(("client_secret", s.expose().to_string()));
+        }
         if let Some(r) = self.resource() {
             p.push(("resource", r.to_string()));
         }
@@ -166,12 +171,13 @@ async fn post_form<T: serde::de::DeserializeOwned>(
             ))
         });
     }
-    match serde_json::from_slice::<OAuthError>(&bytes) {
-        Ok(e) => Ok(Err(e)),
-        Err(_) => Err(CliError::Auth(format!(
-            "the identity provider answered {status} at {url}"
-        ))),
-    }
+    // An error without an OAuth error body (some IdPs answer a bare 403): the status stands in.
+    Ok(Err(serde_json::from_slice::<OAuthError>(&bytes).unwrap_or(
+        OAuthError {
+            error: status.to_string(),
+            error_description: None,
+        },
+    )))
 }
 
 /// The claim `exp` of a JWT, without verifying it (the server verifies; this only schedules the
@@ -492,7 +498,6 @@ pub async fn password_login(
     http: &reqwest::Client,
     disc: &Discovery,
     client: &Client,
-    client_secret: Option<&str>,
     username: &str,
     password: &str,
 ) -> Result<Tokens, CliError> {
@@ -501,12 +506,21 @@ pub async fn password_login(
     form.push(("username", username.to_string()));
     form.push(("password", password.to_string()));
     form.push(("scope", client.scope()));
-    if let Some(s) = client_secret {
-        form.push(("client_secret", s.to_string()));
-    }
     let t = post_form::<TokenResponse>(http, &disc.token_endpoint, &form)
         .await?
-        .map_err(|e| oauth_failure("the password login", e))?;
+        .map_err(|e| {
+            let refused = matches!(
+                e.error.as_str(),
+                "invalid_grant" | "unauthorized_client" | "403 Forbidden" | "401 Unauthorized"
+            );
+            let mut err = oauth_failure("the password login", e);
+            if refused && let CliError::Auth(m) = &mut err {
+                m.push_str(
+                    " (wrong username or password, or the client may not use the password grant)",
+                );
+            }
+            err
+        })?;
     Ok(into_tokens(t, client, None))
 }
 
@@ -557,6 +571,7 @@ mod tests {
     fn bearer_choice_and_expiry() {
         let c = Client {
             client_id: "mtpctl".into(),
+            client_secret: None,
             scopes: vec![],
             audience: Some("mtpctl".into()),
         };

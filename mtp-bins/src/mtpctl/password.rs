@@ -82,8 +82,7 @@ fn ask_tty(username: Option<&str>, tty: std::fs::File) -> Result<Credentials, Cl
             read_line(&mut r, "username")?
         }
     };
-    let _ = write!(w, "Password: ");
-    let _ = w.flush();
+    // Echo off before the prompt, so nothing typed after it can ever be echoed.
     let fd = r.get_ref();
     let saved = tcgetattr(fd)
         .map_err(|e| CliError::Other(format!("cannot read the terminal settings: {e}")))?;
@@ -92,6 +91,8 @@ fn ask_tty(username: Option<&str>, tty: std::fs::File) -> Result<Credentials, Cl
     quiet.local_flags.insert(LocalFlags::ECHONL);
     tcsetattr(fd, SetArg::TCSAFLUSH, &quiet)
         .map_err(|e| CliError::Other(format!("cannot turn off the terminal echo: {e}")))?;
+    let _ = write!(w, "Password: ");
+    let _ = w.flush();
     let password = read_line(&mut r, "password");
     // Restore echo whatever happened.
     let restored = tcsetattr(r.get_ref(), SetArg::TCSAFLUSH, &saved);

@@ -192,3 +192,183 @@ pub async fn wait_for_word(
         seen.push_str(&s);
     }
 }
+
+/// A free loopback port (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Debian's `glewlwyd` (an OpenID Provider with the resource-owner password grant), configured
+/// from scratch in a tempdir: a throwaway SQLite database initialised with the package's schema,
+/// an RSA-signing OIDC plugin, a confidential client `mtpctl` (secret `mtpctl-secret`,
+/// grants password and refresh_token) and the user `alice` whose password is `password` (the
+/// hash the package ships for its default admin).
+pub struct Glewlwyd {
+    pub child: tokio::process::Child,
+    pub issuer: String,
+}
+
+pub const GLEWLWYD_CLIENT_SECRET: &str = "mtpctl-secret";
+
+impl Glewlwyd {
+    pub async fn start(dir: &Path, token_ttl: u32) -> Glewlwyd {
+        let port = free_port();
+        let issuer = format!("http://127.0.0.1:{port}/api/oidc");
+        let key = dir.join("key.pem");
+        let cert = dir.join("pub.pem");
+        for args in [
+            vec!["genrsa", "-out", key.to_str().unwrap(), "2048"],
+            vec![
+                "rsa",
+                "-in",
+                key.to_str().unwrap(),
+                "-pubout",
+                "-out",
+                cert.to_str().unwrap(),
+            ],
+        ] {
+            let out = std::process::Command::new("openssl")
+                .args(&args)
+                .output()
+                .expect("openssl is required for the glewlwyd test (run .ci/install-deps)");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let schema = "/usr/share/doc/glewlwyd/database/init.sqlite3.sql.gz";
+        assert!(
+            Path::new(schema).exists(),
+            "glewlwyd is not installed ({schema} missing): run .ci/install-deps"
+        );
+        let params = serde_json::json!({
+            "iss": issuer, "jwt-type": "rsa", "jwt-key-size": "256",
+            "key": std::fs::read_to_string(&key).unwrap(),
+            "cert": std::fs::read_to_string(&cert).unwrap(),
+            "access-token-duration": token_ttl, "refresh-token-duration": 3600,
+            "code-duration": 600, "refresh-token-rolling": false, "allow-non-oidc": true,
+            "auth-type-code-enabled": true, "auth-type-token-enabled": false,
+            "auth-type-none-enabled": false, "auth-type-password-enabled": true,
+            "auth-type-client-enabled": false, "auth-type-refresh-enabled": true,
+            "scope": [], "subject-type": "public",
+        });
+        let db = dir.join("glewlwyd.db");
+        let setup = format!(
+            r#"
+import gzip, sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.executescript(gzip.open(sys.argv[2], 'rt').read())
+c.execute("INSERT INTO g_plugin_module_instance (gpmi_module, gpmi_name, gpmi_display_name, gpmi_parameters) VALUES ('oidc', 'oidc', 'OpenID Connect', ?)", (sys.argv[3],))
+c.executescript('''
+INSERT INTO g_user (gu_username, gu_name, gu_email, gu_enabled) VALUES ('alice', 'Alice', 'alice@example.com', 1);
+INSERT INTO g_user_password (gu_id, guw_password) SELECT gu_id, 'fOfvZC/wR2cUSTWbW6YZueGyyDuFqwkoFlcNlRYWJscxYTVOVFJ3VWFHdVJQT0pU' FROM g_user WHERE gu_username='alice';
+INSERT INTO g_user_scope (gus_name) VALUES ('openid');
+INSERT INTO g_user_scope_user (gu_id, gus_id) SELECT gu_id, (SELECT gus_id FROM g_user_scope WHERE gus_name='openid') FROM g_user WHERE gu_username='alice';
+INSERT INTO g_client (gc_client_id, gc_name, gc_confidential, gc_enabled) VALUES ('mtpctl', 'mtpctl', 1, 1);
+INSERT INTO g_client_property (gc_id, gcp_name, gcp_value) SELECT gc_id, 'authorization_type', 'password' FROM g_client WHERE gc_client_id='mtpctl';
+INSERT INTO g_client_property (gc_id, gcp_name, gcp_value) SELECT gc_id, 'authorization_type', 'refresh_token' FROM g_client WHERE gc_client_id='mtpctl';
+INSERT INTO g_client_property (gc_id, gcp_name, gcp_value) SELECT gc_id, 'client_secret', '{GLEWLWYD_CLIENT_SECRET}' FROM g_client WHERE gc_client_id='mtpctl';
+INSERT INTO g_client_property (gc_id, gcp_name, gcp_value) SELECT gc_id, 'token_endpoint_auth_method', 'client_secret_post' FROM g_client WHERE gc_client_id='mtpctl';
+''')
+c.commit()
+"#
+        );
+        let out = std::process::Command::new("python3")
+            .args(["-c", &setup])
+            .arg(&db)
+            .arg(schema)
+            .arg(params.to_string())
+            .output()
+            .expect("python3 is required (run .ci/install-deps)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let conf = dir.join("glewlwyd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"port={port}
+external_url="http://127.0.0.1:{port}"
+login_url="login.html"
+api_prefix="api"
+log_mode="console"
+log_level="WARNING"
+cookie_secure=0
+session_expiration=3600
+session_key="GLEWLWYD2_SESSION_ID"
+admin_scope="g_admin"
+profile_scope="g_profile"
+user_module_path="/usr/lib/glewlwyd/user"
+client_module_path="/usr/lib/glewlwyd/client"
+user_auth_scheme_module_path="/usr/lib/glewlwyd/scheme"
+plugin_module_path="/usr/lib/glewlwyd/plugin"
+use_secure_connection=false
+secure_connection_key_file=""
+secure_connection_pem_file=""
+hash_algorithm="SHA512"
+database = {{ type = "sqlite3"; path = "{}"; }};
+"#,
+                db.display()
+            ),
+        )
+        .unwrap();
+        let child = tokio::process::Command::new("glewlwyd")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("glewlwyd is required for the password grant test (run .ci/install-deps)");
+        let discovery = format!("{issuer}/.well-known/openid-configuration");
+        let mut ready = false;
+        for _ in 0..100 {
+            if let Ok(r) = reqwest::get(&discovery).await
+                && r.status().is_success()
+            {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ready, "glewlwyd did not answer at {discovery} within 10 s");
+        Glewlwyd { child, issuer }
+    }
+}
+
+/// Runs `argv` on a pseudo-terminal (python3's `pty` module), answering `Username: ` and
+/// `Password: ` prompts; returns everything the terminal showed and the exit code.
+pub fn run_on_pty(
+    argv: &[&str],
+    env: &[(&str, &str)],
+    username: &str,
+    password: &str,
+) -> (String, i32) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mtpctl/pty_login.py");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(script).args(argv);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .env("PTY_USERNAME", username)
+        .env("PTY_PASSWORD", password)
+        .output()
+        .expect("python3 is required (run .ci/install-deps)");
+    assert!(
+        out.stderr.is_empty(),
+        "pty driver: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
