@@ -11,7 +11,7 @@ fn mtpctl(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mtpctl"))
         .args(args)
         .env("XDG_CONFIG_HOME", home)
-        .env_remove("MTP_CONFIG")
+        .env_remove("MTPCTL_CONFIG")
         .env_remove("MTP_API_KEY")
         .env_remove("MTP_SERVER")
         .env_remove("MTP_CONTEXT")

@@ -131,10 +131,10 @@ impl Tokens {
     }
 }
 
-/// Where the configuration lives: `$MTP_CONFIG`, else `$XDG_CONFIG_HOME/mtp/config.toml`, else
+/// Where the configuration lives: `$MTPCTL_CONFIG`, else `$XDG_CONFIG_HOME/mtp/config.toml`, else
 /// `$HOME/.config/mtp/config.toml`.
 pub fn default_path() -> Result<PathBuf, CliError> {
-    if let Some(p) = std::env::var_os("MTP_CONFIG").filter(|p| !p.is_empty()) {
+    if let Some(p) = std::env::var_os("MTPCTL_CONFIG").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
     let base = match std::env::var_os("XDG_CONFIG_HOME").filter(|p| !p.is_empty()) {

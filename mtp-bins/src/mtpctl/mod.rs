@@ -87,17 +87,17 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// The OIDC issuer (default: advertised by the server at /api/v1/auth-config).
-    #[arg(long, env = "MTP_OIDC_ISSUER")]
+    #[arg(long, env = "MTP_LOGIN_ISSUER")]
     pub issuer: Option<String>,
     /// The public OAuth2 client id (default: advertised by the server).
-    #[arg(long, env = "MTP_OIDC_CLIENT_ID")]
+    #[arg(long, env = "MTP_LOGIN_CLIENT_ID")]
     pub client_id: Option<String>,
     /// The client secret, for IdPs that only allow confidential clients (kept in the
     /// configuration file, mode 0600).
-    #[arg(long, env = "MTP_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    #[arg(long, env = "MTP_LOGIN_CLIENT_SECRET", hide_env_values = true)]
     pub client_secret: Option<mtp_auth::token::Secret>,
     /// The audience the server expects (default: advertised by the server).
-    #[arg(long, env = "MTP_OIDC_AUDIENCE")]
+    #[arg(long, env = "MTP_LOGIN_AUDIENCE")]
     pub audience: Option<String>,
     /// Extra scopes to request (`openid` is always requested; `offline_access` by default).
     #[arg(long = "scope", value_name = "SCOPE")]
