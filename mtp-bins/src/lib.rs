@@ -2,4 +2,5 @@
 //!
 //! Each binary's `main.rs` parses flags and calls into a module here, where the logic is tested.
 
+pub mod apiserver;
 pub mod webhook;
