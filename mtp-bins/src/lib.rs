@@ -2,5 +2,6 @@
 //!
 //! Each binary's `main.rs` parses flags and calls into a module here, where the logic is tested.
 
+pub mod apiserver;
 pub mod mtpctl;
 pub mod webhook;
