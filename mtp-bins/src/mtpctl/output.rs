@@ -183,6 +183,21 @@ fn status(v: &Value) -> String {
     }
 }
 
+/// An RFC 3339 time without its fraction of a second (`2026-11-23T13:38:31Z`); anything else
+/// as it is.
+fn short_time(ts: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    match time::OffsetDateTime::parse(ts, &Rfc3339) {
+        Ok(t) => t
+            .to_offset(time::UtcOffset::UTC)
+            .replace_nanosecond(0)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_else(|| sanitize(ts)),
+        Err(_) => sanitize(ts),
+    }
+}
+
 /// A kubectl-style age (`45s`, `12m`, `5h`, `3d`) of an RFC 3339 timestamp.
 pub fn age(ts: Option<&str>, now: i64) -> String {
     let Some(ts) = ts else {
@@ -238,7 +253,7 @@ fn rows(kind: Kind, items: &[Value], now: i64) -> (Vec<&'static str>, Vec<Vec<St
                         .iter()
                         .find_map(|k| a.get(*k).filter(|v| !v.is_null()))
                         .map(|v| match v {
-                            Value::String(x) => sanitize(x),
+                            Value::String(x) => short_time(x),
                             other => other.to_string(),
                         })
                         .unwrap_or_else(|| "<none>".into());
@@ -338,6 +353,15 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "items:\n- role: admin\n  userId: a\n"
         );
+    }
+
+    #[test]
+    fn audit_times_drop_fractions() {
+        assert_eq!(
+            short_time("2026-11-23T13:38:31.572183336Z"),
+            "2026-11-23T13:38:31Z"
+        );
+        assert_eq!(short_time("yesterday"), "yesterday");
     }
 
     #[test]

@@ -372,3 +372,114 @@ pub fn run_on_pty(
         out.status.code().unwrap_or(-1),
     )
 }
+
+/// A real `mtp-apiserver` on loopback with SQLite in `dir` and the static keys given as
+/// `(key id, secret, groups)`; `extra` flags are appended (rate limits, OIDC).
+pub struct ApiServer {
+    pub child: tokio::process::Child,
+    pub url: String,
+}
+
+impl ApiServer {
+    pub async fn start(dir: &Path, keys: &[(&str, &str, &str)], extra: &[&str]) -> ApiServer {
+        let keys_file = dir.join("api-keys");
+        let text: String = keys
+            .iter()
+            .map(|(id, secret, groups)| {
+                let mut l = format!("{id}:{}", mtp_auth::static_keys::hash_key(secret));
+                if !groups.is_empty() {
+                    l.push(':');
+                    l.push_str(groups);
+                }
+                l + "\n"
+            })
+            .collect();
+        std::fs::write(&keys_file, text).unwrap();
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mtp-apiserver"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--database-url")
+            .arg(format!(
+                "sqlite://{}?mode=rwc",
+                dir.join("mtp.db").display()
+            ))
+            .arg("--api-keys-file")
+            .arg(&keys_file)
+            .arg("--cluster-status")
+            .arg("off")
+            .args(extra)
+            .env_remove("MTP_CONFIG")
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let health = format!("{url}/healthz");
+        for _ in 0..200 {
+            if let Ok(r) = reqwest::get(&health).await
+                && r.status().is_success()
+            {
+                return ApiServer { child, url };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("mtp-apiserver did not answer at {health} within 10 s");
+    }
+}
+
+/// Runs mtpctl with `XDG_CONFIG_HOME=home` and `env`, no inherited `MTP_*` configuration.
+pub async fn mtpctl(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_mtpctl"));
+    cmd.args(args).env("XDG_CONFIG_HOME", home);
+    for k in [
+        "MTPCTL_CONFIG",
+        "MTP_API_KEY",
+        "MTP_SERVER",
+        "MTP_CONTEXT",
+        "MTP_OUTPUT",
+        "MTP_LOGIN_ISSUER",
+        "MTP_LOGIN_CLIENT_ID",
+        "MTP_LOGIN_AUDIENCE",
+        "MTP_LOGIN_CLIENT_SECRET",
+    ] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// What an mtpctl run printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "{self:?}");
+        &self.stdout
+    }
+
+    /// Asserts failure with `code`, nothing on stdout, and exactly one `error: ` line on
+    /// stderr; returns that line.
+    pub fn fails(&self, code: i32) -> &str {
+        assert_eq!(self.code, code, "{self:?}");
+        assert!(self.stdout.is_empty(), "{self:?}");
+        assert_eq!(self.stderr.lines().count(), 1, "one line: {self:?}");
+        assert!(self.stderr.starts_with("error: "), "{self:?}");
+        self.stderr.trim_end()
+    }
+}
