@@ -8,7 +8,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use common::{GLEWLWYD_CLIENT_SECRET, Glewlwyd, free_port, run_on_pty};
+use common::{ApiServer, GLEWLWYD_CLIENT_SECRET, Glewlwyd, mtpctl, run_on_pty};
 use mtp_auth::oidc::{KeySource, OidcAuthenticator, OidcConfig};
 use mtp_auth::token::Secret;
 use mtp_bins::mtpctl::error::CliError;
@@ -70,7 +70,21 @@ async fn password_prompt_on_a_terminal_never_echoes_or_stores_the_password() {
     let idp = Glewlwyd::start(dir.path(), 60).await;
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let server = format!("http://127.0.0.1:{}", free_port());
+    // The API server trusts glewlwyd's ID tokens (audience = the client id).
+    let api = ApiServer::start(
+        dir.path(),
+        &[],
+        &[
+            "--auth-mode",
+            "oidc",
+            "--oidc-issuer-url",
+            &idp.issuer,
+            "--oidc-audience",
+            "mtpctl",
+        ],
+    )
+    .await;
+    let server = api.url.clone();
     let bin = env!("CARGO_BIN_EXE_mtpctl");
     let argv = [
         bin,
@@ -95,8 +109,7 @@ async fn password_prompt_on_a_terminal_never_echoes_or_stores_the_password() {
     let config = home.join("mtp/config.toml");
     assert!(!config.exists());
 
-    // The right one. The server itself is not running here: the login is saved, and the
-    // check with the server fails with the unreachable-server line (exit 4).
+    // The right one.
     let (screen, code) = run_on_pty(&argv, &env, "alice", "password");
     assert!(
         screen.contains("Username: alice"),
@@ -107,11 +120,8 @@ async fn password_prompt_on_a_terminal_never_echoes_or_stores_the_password() {
         !screen.contains("password"),
         "the password is never echoed: {screen}"
     );
-    assert!(
-        screen.contains("cannot reach the mtp API server"),
-        "{screen}"
-    );
-    assert_eq!(code, 4, "{screen}");
+    assert!(screen.contains("Logged in to "), "{screen}");
+    assert_eq!(code, 0, "{screen}");
     let text = std::fs::read_to_string(&config).unwrap();
     assert_eq!(
         std::fs::metadata(&config).unwrap().permissions().mode() & 0o777,
@@ -123,4 +133,9 @@ async fn password_prompt_on_a_terminal_never_echoes_or_stores_the_password() {
     );
     assert!(!text.contains("\"password\""), "{text}");
     assert!(!text.contains("alice\""), "no username either: {text}");
+
+    // The server sees the user glewlwyd vouched for.
+    let who = mtpctl(&home, &[], &["whoami", "-o", "json"]).await;
+    let who: serde_json::Value = serde_json::from_str(who.ok()).unwrap();
+    assert_eq!(who["method"], "oidc", "{who}");
 }
