@@ -212,4 +212,49 @@ async fn browser_login_against_the_server_and_tenants_as_that_user() {
     assert_eq!(t["name"], "acme");
     let audit = mtpctl(&home, &[], &["audit", "acme", "--no-headers"]).await;
     assert!(audit.ok().contains("alice@example.com"), "{audit:?}");
+
+    // The server refuses a token that has not expired (here: damaged): mtpctl refreshes once
+    // and retries, and the user sees only the result.
+    let config = home.join("mtp/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let damaged: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("access-token = ") {
+                "access-token = \"eyJhbGciOiJSUzI1NiJ9.e30.AAAA\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&config, damaged).unwrap();
+    let r = mtpctl(&home, &[], &["tenants", "get", "acme", "--no-headers"]).await;
+    assert!(r.ok().starts_with("acme "), "{r:?}");
+    assert!(r.stderr.is_empty(), "{r:?}");
+    assert!(
+        !std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("e30.AAAA")
+    );
+    // Without a refresh token the 401 is the answer (exit 3).
+    let text = std::fs::read_to_string(&config).unwrap();
+    let no_refresh: String = text
+        .lines()
+        .filter(|l| !l.starts_with("refresh-token = "))
+        .map(|l| {
+            if l.starts_with("access-token = ") {
+                "access-token = \"eyJhbGciOiJSUzI1NiJ9.e30.AAAA\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&config, no_refresh).unwrap();
+    let line = mtpctl(&home, &[], &["tenants", "get", "acme"])
+        .await
+        .fails(3)
+        .to_string();
+    assert!(line.starts_with("error: 401 Unauthorized"), "{line}");
 }

@@ -43,6 +43,9 @@ pub struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+    /// Refresh the OIDC tokens even if they look valid (set when the server answered 401).
+    #[arg(skip)]
+    pub force_refresh: bool,
 }
 
 /// mtpctl's commands.
@@ -275,8 +278,39 @@ fn io_err(e: std::io::Error) -> CliError {
     CliError::Other(format!("cannot write the output: {e}"))
 }
 
-/// Runs one command.
-pub async fn run(cli: Cli, io: &mut Io<'_>) -> Result<(), CliError> {
+/// Runs one command. When the server answers 401 to a command made with OIDC tokens that have
+/// a refresh token, the tokens are refreshed once and the command is retried (a 401 means the
+/// server did nothing).
+pub async fn run(mut cli: Cli, io: &mut Io<'_>) -> Result<(), CliError> {
+    let result = run_once(&cli, io).await;
+    let api_command = matches!(
+        cli.command,
+        Command::Whoami | Command::Tenants(_) | Command::Members(_) | Command::Audit { .. }
+    );
+    if let Err(CliError::Api { status: 401, .. }) = &result
+        && api_command
+        && refreshable(&cli)
+    {
+        cli.force_refresh = true;
+        return run_once(&cli, io).await;
+    }
+    result
+}
+
+/// Whether the command's credentials are OIDC tokens with a refresh token.
+fn refreshable(cli: &Cli) -> bool {
+    if std::env::var("MTP_API_KEY").is_ok_and(|k| !k.trim().is_empty()) {
+        return false;
+    }
+    let Ok((_, cfg)) = load_config() else {
+        return false;
+    };
+    let name = cli.context.clone().or(cfg.current_context.clone());
+    name.and_then(|n| cfg.contexts.get(&n).cloned())
+        .is_some_and(|c| c.api_key.is_none() && c.tokens.is_some_and(|t| t.refresh_token.is_some()))
+}
+
+async fn run_once(cli: &Cli, io: &mut Io<'_>) -> Result<(), CliError> {
     match &cli.command {
         Command::Render(args) => {
             let yaml = render::run(args)?;
@@ -286,11 +320,11 @@ pub async fn run(cli: Cli, io: &mut Io<'_>) -> Result<(), CliError> {
             clap_complete::generate(*shell, &mut Cli::command(), "mtpctl", io.out);
             Ok(())
         }
-        Command::Config(c) => config_command(&cli, c, io),
-        Command::Login(args) => login(&cli, args, io).await,
-        Command::Logout => logout(&cli, io),
+        Command::Config(c) => config_command(cli, c, io),
+        Command::Login(args) => login(cli, args, io).await,
+        Command::Logout => logout(cli, io),
         Command::Whoami => {
-            let api = session(&cli).await?;
+            let api = session(cli).await?;
             let w = api.get(&["api", "v1", "whoami"], &[]).await?;
             output::write_one(
                 io.out,
@@ -302,14 +336,14 @@ pub async fn run(cli: Cli, io: &mut Io<'_>) -> Result<(), CliError> {
             )
             .map_err(io_err)
         }
-        Command::Tenants(t) => tenants(&cli, t, io).await,
-        Command::Members(m) => members(&cli, m, io).await,
+        Command::Tenants(t) => tenants(cli, t, io).await,
+        Command::Members(m) => members(cli, m, io).await,
         Command::Audit {
             tenant,
             limit,
             continue_token,
         } => {
-            let api = session(&cli).await?;
+            let api = session(cli).await?;
             let (items, next) = api
                 .list_all(
                     &["api", "v1", "tenants", tenant, "audit"],
@@ -318,7 +352,7 @@ pub async fn run(cli: Cli, io: &mut Io<'_>) -> Result<(), CliError> {
                     continue_token.as_deref(),
                 )
                 .await?;
-            print_list(&cli, io, Kind::Audit, &items, next)
+            print_list(cli, io, Kind::Audit, &items, next)
         }
     }
 }
@@ -397,7 +431,7 @@ pub async fn session(cli: &Cli) -> Result<Api, CliError> {
     let Some(tokens) = ctx.tokens.clone() else {
         return Err(CliError::NotLoggedIn { context: ctx_name });
     };
-    if tokens.expired(oauth::now(), 30) {
+    if tokens.expired(oauth::now(), 30) || cli.force_refresh {
         let issuer = ctx.issuer.clone().ok_or_else(|| {
             CliError::Auth(
                 "the login expired and the context has no issuer: run mtpctl login".into(),
@@ -533,6 +567,7 @@ async fn login(cli: &Cli, args: &LoginArgs, io: &mut Io<'_>) -> Result<(), CliEr
         output: cli.output,
         no_headers: cli.no_headers,
         command: Command::Whoami,
+        force_refresh: false,
     };
     let api = session(&who).await?;
     match api.get(&["api", "v1", "whoami"], &[]).await {
