@@ -43,10 +43,20 @@ async fn password_grant_and_refresh_against_glewlwyd() {
     let verifier = OidcAuthenticator::new(c).unwrap();
     verifier.verify(tokens.bearer()).await.unwrap();
 
-    let fresh = oauth::refresh(&http, &disc, &client, &tokens)
+    // glewlwyd's refresh answer has no ID token: with the ID token as the bearer, a clear
+    // error that says what to do; with the access token as the bearer, new tokens.
+    let e = oauth::refresh(&http, &disc, &client, &tokens)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, CliError::Auth(_)), "{e:?}");
+    assert!(e.to_string().contains("issued no new ID token"), "{e}");
+    let mut access_mode = tokens.clone();
+    access_mode.use_access_token = true;
+    let fresh = oauth::refresh(&http, &disc, &client, &access_mode)
         .await
         .unwrap();
     assert_ne!(fresh.access_token, tokens.access_token);
+    assert!(fresh.use_access_token);
     assert_eq!(
         fresh.refresh_token, tokens.refresh_token,
         "kept when not rotated"
@@ -138,4 +148,26 @@ async fn password_prompt_on_a_terminal_never_echoes_or_stores_the_password() {
     let who = mtpctl(&home, &[], &["whoami", "-o", "json"]).await;
     let who: serde_json::Value = serde_json::from_str(who.ok()).unwrap();
     assert_eq!(who["method"], "oidc", "{who}");
+
+    // The server refuses the ID token (damaged here): mtpctl tries a refresh, glewlwyd issues
+    // no new ID token, and the user is told to log in again (exit 3).
+    let text = std::fs::read_to_string(&config).unwrap();
+    let damaged: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("id-token = ") {
+                "id-token = \"eyJhbGciOiJSUzI1NiJ9.e30.AAAA\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&config, damaged).unwrap();
+    let again = mtpctl(&home, &[], &["whoami", "-o", "json"]).await;
+    let line = again.fails(3);
+    assert!(
+        line.contains("issued no new ID token") && line.contains("run mtpctl login"),
+        "{line}"
+    );
 }

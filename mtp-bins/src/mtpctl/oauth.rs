@@ -191,8 +191,16 @@ fn jwt_exp(token: &str) -> Option<i64> {
     v.get("exp")?.as_i64()
 }
 
-fn into_tokens(t: TokenResponse, client: &Client, previous_refresh: Option<String>) -> Tokens {
-    let use_access_token = client.resource().is_some() || t.id_token.is_none();
+/// The tokens of a token response. `mode` keeps the bearer choice of an earlier login (on
+/// refresh); at login the access token is used when a resource was asked for or no ID token came.
+fn into_tokens(
+    t: TokenResponse,
+    client: &Client,
+    previous_refresh: Option<String>,
+    mode: Option<bool>,
+) -> Tokens {
+    let use_access_token =
+        mode.unwrap_or_else(|| client.resource().is_some() || t.id_token.is_none());
     let bearer_exp = if use_access_token {
         jwt_exp(&t.access_token)
     } else {
@@ -287,7 +295,7 @@ pub async fn device_login(
         ));
         form.push(("device_code", auth.device_code.clone()));
         match post_form::<TokenResponse>(http, &disc.token_endpoint, &form).await? {
-            Ok(t) => return Ok(into_tokens(t, client, None)),
+            Ok(t) => return Ok(into_tokens(t, client, None, None)),
             Err(e) if e.error == "authorization_pending" => {}
             Err(e) if e.error == "slow_down" => interval += 5,
             Err(e) if e.error == "access_denied" => {
@@ -398,7 +406,7 @@ pub async fn browser_login(
     let t = post_form::<TokenResponse>(http, &disc.token_endpoint, &form)
         .await?
         .map_err(|e| oauth_failure("the authorization code exchange", e))?;
-    Ok(into_tokens(t, client, None))
+    Ok(into_tokens(t, client, None, None))
 }
 
 /// Tries `$BROWSER`, then `xdg-open`, then `open`; failures are ignored (the URL is printed).
@@ -521,7 +529,7 @@ pub async fn password_login(
             }
             err
         })?;
-    Ok(into_tokens(t, client, None))
+    Ok(into_tokens(t, client, None, None))
 }
 
 /// Exchanges the refresh token for new tokens (the refresh token is kept when the IdP does not
@@ -547,11 +555,18 @@ pub async fn refresh(
                 "refreshing the login failed at the identity provider: {e}; run mtpctl login"
             ))
         })?;
-    let mut new = into_tokens(t, client, Some(rt));
-    if new.id_token.is_none() && !new.use_access_token {
-        new.id_token = tokens.id_token.clone();
+    if !tokens.use_access_token && t.id_token.is_none() {
+        // The server takes the ID token, and an old one would be refused: say so now.
+        return Err(CliError::Auth(
+            "the identity provider refreshed the login but issued no new ID token (the token the server takes); run mtpctl login".into(),
+        ));
     }
-    Ok(new)
+    Ok(into_tokens(
+        t,
+        client,
+        Some(rt),
+        Some(tokens.use_access_token),
+    ))
 }
 
 #[cfg(test)]
@@ -586,6 +601,7 @@ mod tests {
             },
             &c,
             Some("r".into()),
+            None,
         );
         assert!(!t.use_access_token);
         assert_eq!(t.expires_at, Some(1000));
