@@ -1,0 +1,212 @@
+//! Shared by the apiserver tests over real sockets: run the `mtp-apiserver` binary, talk to it,
+//! make PostgreSQL databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+
+/// A unique temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "mtp-api-{tag}-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `mtp-apiserver`.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    /// The key printed on a first start, if this start printed one.
+    pub first_key: Option<String>,
+    pub stdout: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts the binary in `dir` with `args` and waits until it listens.
+    pub fn start(dir: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mtp-apiserver"))
+            .current_dir(dir)
+            .args(["--listen", "127.0.0.1:0", "--cluster-status", "off"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut first_key = None;
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("mtp-apiserver did not start listening");
+            let t = line.trim();
+            if t.starts_with("mtp_") {
+                first_key = Some(t.to_string());
+            }
+            if let Some(addr) = t.strip_prefix("mtp-apiserver listening on ") {
+                return Server {
+                    child,
+                    base: addr.to_string(),
+                    first_key,
+                    stdout: rx,
+                };
+            }
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+    }
+
+    /// SIGTERM and wait: the exit status must be success.
+    pub fn stop(mut self) {
+        self.signal("TERM");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "exit status {status}");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response: status, ETag and JSON body.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub etag: Option<String>,
+    pub body: Value,
+}
+
+/// Sends a request with a bearer key and an optional JSON body.
+pub async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    key: &str,
+    body: Option<(&str, Value)>,
+    if_match: Option<&str>,
+) -> Resp {
+    let mut b = client.request(method, url).bearer_auth(key);
+    if let Some((ct, v)) = body {
+        b = b.header("content-type", ct).body(v.to_string());
+    }
+    if let Some(m) = if_match {
+        b = b.header("if-match", m);
+    }
+    let r = b.send().await.unwrap();
+    let status = r.status().as_u16();
+    let etag = r
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = r.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Resp { status, etag, body }
+}
+
+/// The PostgreSQL server of the tests (without database); `MTP_TEST_POSTGRES_URL` overrides.
+pub fn postgres_base() -> String {
+    std::env::var("MTP_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+}
+
+/// A fresh database on the shared PostgreSQL, dropped on drop.
+pub struct PgDatabase {
+    pub name: String,
+    pub base: String,
+}
+
+impl PgDatabase {
+    pub async fn create(base: &str) -> PgDatabase {
+        let name = format!("test_api_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(format!("{base}/postgres"))
+            .await
+            .expect("PostgreSQL must run (see README.md)");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let _ = admin.close().await;
+        PgDatabase {
+            name,
+            base: base.to_string(),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.base, self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let base = self.base.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(format!("{base}/postgres")).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
