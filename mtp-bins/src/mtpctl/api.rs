@@ -262,8 +262,17 @@ pub fn problem_line(status: StatusCode, body: &[u8], retry_after: Option<&str>) 
     line
 }
 
+/// Whitespace runs become one space; other control characters (a terminal escape sent by a
+/// hostile server) become `?`.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    s.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -296,6 +305,14 @@ mod tests {
         assert_eq!(
             problem_line(StatusCode::NOT_FOUND, b"", None),
             "404 Not Found"
+        );
+        assert_eq!(
+            problem_line(
+                StatusCode::FORBIDDEN,
+                b"{\"detail\":\"no\\u001b[2J\"}",
+                None
+            ),
+            "403 Forbidden: no?[2J"
         );
     }
 

@@ -104,7 +104,11 @@ pub fn write_table(
         for (i, c) in cells.iter().enumerate() {
             s.push_str(c);
             if i < last {
-                let pad = widths.get(i).copied().unwrap_or(0) - c.chars().count();
+                let pad = widths
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(c.chars().count());
                 s.extend(std::iter::repeat_n(' ', pad + 3));
             }
         }
