@@ -31,9 +31,10 @@ async fn tenants_and_members_in_every_format() {
     let h = home.as_path();
 
     // Log in with a key file: saved (0600) in a context named after the server.
+    // (MTP_API_KEY, set to another user's key, does not get in the way of the check.)
     let r = mtpctl(
         h,
-        &[],
+        &[("MTP_API_KEY", ALICE)],
         &[
             "login",
             "--server",

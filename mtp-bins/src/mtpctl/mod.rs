@@ -557,19 +557,16 @@ async fn login(cli: &Cli, args: &LoginArgs, io: &mut Io<'_>) -> Result<(), CliEr
         ctx.api_key = None;
         ctx.tokens = Some(tokens);
     }
+    // The credentials just obtained (not MTP_API_KEY) are the ones checked below.
+    let bearer = ctx
+        .api_key
+        .clone()
+        .or_else(|| ctx.tokens.as_ref().map(|t| t.bearer().to_string()));
     cfg.contexts.insert(name.clone(), ctx);
     cfg.current_context = Some(name.clone());
     cfg.save(&path)?;
     // Say who the server sees; the credentials are saved even if this fails.
-    let who = Cli {
-        context: Some(name.clone()),
-        server: None,
-        output: cli.output,
-        no_headers: cli.no_headers,
-        command: Command::Whoami,
-        force_refresh: false,
-    };
-    let api = session(&who).await?;
+    let api = Api::new(http, server, bearer);
     match api.get(&["api", "v1", "whoami"], &[]).await {
         Ok(w) => {
             let user = w.body.get("user").and_then(Value::as_str).unwrap_or("?");
