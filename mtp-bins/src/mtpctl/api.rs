@@ -18,11 +18,20 @@ pub struct Answer {
 }
 
 /// A client of one API server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
     base: Url,
     bearer: Option<String>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("base", &self.base.as_str())
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Parses and checks a server URL (http or https, no query or fragment).
@@ -314,6 +323,16 @@ mod tests {
             ),
             "403 Forbidden: no?[2J"
         );
+    }
+
+    #[test]
+    fn debug_hides_the_bearer() {
+        let api = Api::new(
+            reqwest::Client::new(),
+            parse_server("http://h:1").unwrap_or_else(|_| unreachable!()),
+            Some("mtp_topsecret".into()),
+        );
+        assert!(!format!("{api:?}").contains("topsecret"));
     }
 
     #[test]

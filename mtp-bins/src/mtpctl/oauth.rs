@@ -436,6 +436,8 @@ async fn wait_for_code(
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     loop {
         let Ok((mut sock, _)) = listener.accept().await else {
+            // Out of file descriptors or similar: do not spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let mut buf = vec![0u8; 8192];
