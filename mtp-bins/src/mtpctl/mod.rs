@@ -317,8 +317,10 @@ async fn run_once(cli: &Cli, io: &mut Io<'_>) -> Result<(), CliError> {
             io.out.write_all(yaml.as_bytes()).map_err(io_err)
         }
         Command::Completion { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "mtpctl", io.out);
-            Ok(())
+            // Into a buffer first: clap_complete panics on a write error (a closed pipe).
+            let mut buf = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "mtpctl", &mut buf);
+            io.out.write_all(&buf).map_err(io_err)
         }
         Command::Config(c) => config_command(cli, c, io),
         Command::Login(args) => login(cli, args, io).await,
