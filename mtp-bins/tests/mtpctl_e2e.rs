@@ -361,6 +361,21 @@ async fn tenants_and_members_in_every_format() {
     assert!(line.starts_with("error: 401 Unauthorized"), "{line}");
     assert!(!line.contains("not-a-key"));
 
+    // `MTP_API_KEY=... mtpctl login`: the key is kept in its own context.
+    let r = mtpctl(
+        h,
+        &alice,
+        &["login", "--server", &server.url, "--context", "alice"],
+    )
+    .await;
+    assert!(
+        r.stderr.contains("as apikey:alice (context alice)"),
+        "{r:?}"
+    );
+    let who = mtpctl(h, &[], &["whoami", "--no-headers"]).await;
+    assert!(who.ok().starts_with("apikey:alice "), "{who:?}");
+    mtpctl(h, &[], &["config", "use-context", &ctx]).await.ok();
+
     // delete, then the server goes away.
     assert_eq!(
         mtpctl(h, &[], &["tenants", "delete", "beta"]).await.ok(),

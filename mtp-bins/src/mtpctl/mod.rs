@@ -485,10 +485,18 @@ async fn login(cli: &Cli, args: &LoginArgs, io: &mut Io<'_>) -> Result<(), CliEr
     let mut ctx = existing.unwrap_or_default();
     ctx.server = server.to_string().trim_end_matches('/').to_string();
 
+    let env_key = std::env::var("MTP_API_KEY")
+        .ok()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty() && !args.browser && !args.password);
     if let Some(file) = &args.api_key_file {
         let key =
             mtp_auth::token::Secret::from_file(file).map_err(|e| CliError::Input(e.to_string()))?;
         ctx.api_key = Some(key.expose().to_string());
+        ctx.tokens = None;
+    } else if let Some(key) = env_key {
+        // `MTP_API_KEY=... mtpctl login --server URL`: keep that key in the context.
+        ctx.api_key = Some(key);
         ctx.tokens = None;
     } else {
         // The server advertises its IdP; flags win.
