@@ -18,8 +18,10 @@ use mtp_core::{ListParams, Member, NewAuditRecord, Role, StoreError, TenantRecor
 use serde_json::Value;
 
 use super::problem::ApiError;
+#[allow(unused_imports)] // named by the OpenAPI attributes only
 use super::types::{
-    AuditView, ListView, MemberView, TenantView, WhoAmI, parse_member_body, parse_tenant_body,
+    AuditView, AuthConfigView, ListView, MemberInput, MemberView, Problem, StatusOk, TenantInput,
+    TenantPatch, TenantReplace, TenantView, WhoAmI, parse_member_body, parse_tenant_body,
 };
 use super::{ApiState, BODY_LIMIT, RequestId, ok_status};
 
@@ -42,7 +44,7 @@ pub fn api_routes() -> Router<Shared> {
             get(list_members).post(add_member),
         )
         .route(
-            "/api/v1/tenants/{name}/members/{user_id}",
+            "/api/v1/tenants/{name}/members/{userId}",
             delete(remove_member),
         )
         .route("/api/v1/tenants/{name}/audit", get(list_audit))
@@ -378,7 +380,22 @@ fn with_etag(status: StatusCode, view: TenantView) -> Response {
     r
 }
 
-async fn list_tenants(
+/// Lists tenants.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants",
+    params(("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 100)"), ("continue" = Option<String>, Query, description = "The `continue` of the previous page"), ("tier" = Option<String>, Query, description = "Only tenants of this tier (free, pro, enterprise)")),
+    responses(
+        (status = 200, description = "A page of tenants: all for platform admins, else those the caller is a member of", body = ListView<TenantView>),
+        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn list_tenants(
     State(state): State<Shared>,
     caller: Caller,
     RawQuery(raw): RawQuery,
@@ -415,7 +432,27 @@ async fn list_tenants(
     .into_response())
 }
 
-async fn create_tenant(
+/// Creates a tenant (platform admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants",
+    request_body(content = TenantInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; ETag and Location headers", body = TenantView),
+        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "duplicate name, stale If-Match, member already present, namespace taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "wrong Content-Type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields, all listed in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn create_tenant(
     State(state): State<Shared>,
     caller: Caller,
     headers: HeaderMap,
@@ -462,7 +499,22 @@ async fn create_tenant(
     audited(&state, &caller, "tenant.create", &target, result).await
 }
 
-async fn get_tenant(
+/// Reads a tenant.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{name}",
+    params(("name" = String, Path, description = "The tenant name")),
+    responses(
+        (status = 200, description = "The tenant; ETag header", body = TenantView),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn get_tenant(
     State(state): State<Shared>,
     caller: Caller,
     Path(name): Path<String>,
@@ -520,7 +572,29 @@ async fn replace(
     ))
 }
 
-async fn put_tenant(
+/// Replaces a tenant (platform admins; tenant admins, not the tier).
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{name}",
+    request_body(content = TenantReplace, content_type = "application/json"),
+    params(("name" = String, Path, description = "The tenant name"), ("If-Match" = Option<String>, Header, description = "The ETag of a GET (`\"3\"`); a stale one is 409")),
+    responses(
+        (status = 200, description = "Replaced; ETag header", body = TenantView),
+        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "duplicate name, stale If-Match, member already present, namespace taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "wrong Content-Type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields, all listed in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn put_tenant(
     State(state): State<Shared>,
     caller: Caller,
     Path(name): Path<String>,
@@ -542,7 +616,29 @@ async fn put_tenant(
     .await
 }
 
-async fn patch_tenant(
+/// Merge-patches a tenant (as PUT).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tenants/{name}",
+    request_body(content = TenantPatch, content_type = "application/merge-patch+json"),
+    params(("name" = String, Path, description = "The tenant name"), ("If-Match" = Option<String>, Header, description = "The ETag of a GET (`\"3\"`); a stale one is 409")),
+    responses(
+        (status = 200, description = "Patched; ETag header", body = TenantView),
+        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "duplicate name, stale If-Match, member already present, namespace taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "wrong Content-Type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields, all listed in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn patch_tenant(
     State(state): State<Shared>,
     caller: Caller,
     Path(name): Path<String>,
@@ -579,7 +675,25 @@ async fn patch_tenant(
     .await
 }
 
-async fn delete_tenant(
+/// Deletes a tenant (platform admins).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{name}",
+    params(("name" = String, Path, description = "The tenant name"), ("If-Match" = Option<String>, Header, description = "The ETag of a GET (`\"3\"`); a stale one is 409")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "duplicate name, stale If-Match, member already present, namespace taken", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn delete_tenant(
     State(state): State<Shared>,
     caller: Caller,
     Path(name): Path<String>,
@@ -607,7 +721,22 @@ async fn delete_tenant(
     audited(&state, &caller, "tenant.delete", &target, result).await
 }
 
-async fn list_members(
+/// Lists the members of a tenant.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{name}/members",
+    params(("name" = String, Path, description = "The tenant name")),
+    responses(
+        (status = 200, description = "The members", body = ListView<MemberView>),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn list_members(
     State(state): State<Shared>,
     caller: Caller,
     Path(name): Path<String>,
@@ -621,7 +750,29 @@ async fn list_members(
     .into_response())
 }
 
-async fn add_member(
+/// Adds a member (tenant admins, platform admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{name}/members",
+    request_body(content = MemberInput, content_type = "application/json"),
+    params(("name" = String, Path, description = "The tenant name")),
+    responses(
+        (status = 201, description = "Added; ETag header of the tenant", body = MemberView),
+        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "duplicate name, stale If-Match, member already present, namespace taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "wrong Content-Type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields, all listed in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn add_member(
     State(state): State<Shared>,
     caller: Caller,
     Path(name): Path<String>,
@@ -657,7 +808,23 @@ async fn add_member(
     audited(&state, &caller, "member.add", &target, result).await
 }
 
-async fn remove_member(
+/// Removes a member (tenant admins, platform admins).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{name}/members/{userId}",
+    params(("name" = String, Path, description = "The tenant name"), ("userId" = String, Path, description = "The member's user id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn remove_member(
     State(state): State<Shared>,
     caller: Caller,
     Path((name, user_id)): Path<(String, String)>,
@@ -698,7 +865,24 @@ async fn remove_member(
     audited(&state, &caller, "member.remove", &target, result).await
 }
 
-async fn list_audit(
+/// Lists the audit records of a tenant (tenant admins, platform admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{name}/audit",
+    params(("name" = String, Path, description = "The tenant name"), ("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 100)"), ("continue" = Option<String>, Query, description = "The `continue` of the previous page")),
+    responses(
+        (status = 200, description = "A page of audit records, oldest first", body = ListView<AuditView>),
+        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn list_audit(
     State(state): State<Shared>,
     caller: Caller,
     Path(name): Path<String>,
@@ -724,7 +908,19 @@ async fn list_audit(
     .into_response())
 }
 
-async fn whoami(caller: Caller) -> Json<WhoAmI> {
+/// Who the caller is.
+#[utoipa::path(
+    get,
+    path = "/api/v1/whoami",
+    responses(
+        (status = 200, description = "The caller", body = WhoAmI),
+        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = [])),
+    tag = "api"
+)]
+pub async fn whoami(caller: Caller) -> Json<WhoAmI> {
     let method = match &caller.identity.method {
         AuthMethod::StaticKey { .. } => "static-key",
         AuthMethod::Oidc { .. } => "oidc",
@@ -740,22 +936,59 @@ async fn whoami(caller: Caller) -> Json<WhoAmI> {
     })
 }
 
-async fn auth_config(State(state): State<Shared>) -> Response {
+/// The OIDC settings a client needs to log in (no credentials needed).
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth-config",
+    responses(
+        (status = 200, description = "What a client needs to log in (nulls without OIDC)", body = AuthConfigView)
+    ),
+    tag = "api"
+)]
+pub async fn auth_config(State(state): State<Shared>) -> Response {
     Json(state.auth_config.clone()).into_response()
 }
 
-async fn healthz() -> Response {
+/// Liveness.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    responses(
+        (status = 200, description = "The process is alive", body = StatusOk)
+    ),
+    tag = "system"
+)]
+pub async fn healthz() -> Response {
     ok_status()
 }
 
-async fn readyz(State(state): State<Shared>) -> Response {
+/// Readiness: the database answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    responses(
+        (status = 200, description = "The database answers", body = StatusOk),
+        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+    ),
+    tag = "system"
+)]
+pub async fn readyz(State(state): State<Shared>) -> Response {
     match state.store.ping().await {
         Ok(()) => ok_status(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
 
-async fn metrics(State(state): State<Shared>) -> Response {
+/// Prometheus metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")
+    ),
+    tag = "system"
+)]
+pub async fn metrics(State(state): State<Shared>) -> Response {
     let mut r = state.metrics.encode().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod handlers;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod server;
 pub mod status;
@@ -196,6 +197,7 @@ pub fn app(state: ApiState) -> Router {
     Router::new()
         .merge(api)
         .merge(public)
+        .route("/openapi.json", axum::routing::get(openapi::serve))
         .with_state(state.clone())
         .nest("/authz", gateway_router(gateway))
         .fallback(not_found)

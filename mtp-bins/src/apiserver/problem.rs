@@ -8,7 +8,7 @@ use mtp_core::StoreError;
 use serde::Serialize;
 
 /// One invalid field of a request body: where (a JSON pointer) and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The JSON pointer of the field in the request body (`/name`, `/admins/2`).
     pub pointer: String,

@@ -9,11 +9,12 @@ use mtp_core::{
 };
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::problem::FieldError;
 
 /// A tenant as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantView {
     /// The name (a DNS-1123 label of at most 56 characters).
@@ -23,6 +24,7 @@ pub struct TenantView {
     /// A human-readable name.
     pub display_name: String,
     /// `free`, `pro` or `enterprise`.
+    #[schema(value_type = TierName)]
     pub tier: Tier,
     /// The owner's e-mail address.
     pub owner_email: String,
@@ -33,6 +35,7 @@ pub struct TenantView {
     /// Users with role viewer.
     pub viewers: Vec<String>,
     /// `none` or `internet`; the tier's default when null.
+    #[schema(value_type = Option<EgressName>)]
     pub egress: Option<Egress>,
     /// Suffixes of extra namespaces.
     pub namespaces: Vec<String>,
@@ -95,7 +98,7 @@ impl TenantView {
 }
 
 /// A tenant's state in the cluster, read from its Tenant resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusView {
     /// `ready`, `notReady`, `pending` (no status written yet) or `unknown` (no cluster, or it
@@ -103,7 +106,8 @@ pub struct StatusView {
     pub state: String,
     /// Why, when there is something to say.
     pub message: Option<String>,
-    /// The conditions the controller wrote.
+    /// The conditions the controller wrote (`type`, `status`, `reason`, `message`, ...).
+    #[schema(value_type = Vec<Object>)]
     pub conditions: Vec<TenantCondition>,
     /// The namespaces that exist for the tenant.
     pub namespaces: Vec<String>,
@@ -122,7 +126,7 @@ impl StatusView {
 }
 
 /// A page of a list: `{"items": [...], "continue": "..."|null}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ListView<T> {
     /// The items.
     pub items: Vec<T>,
@@ -132,12 +136,13 @@ pub struct ListView<T> {
 }
 
 /// A member of a tenant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MemberView {
     /// The user, as the IdP names them.
     pub user_id: String,
     /// `admin`, `operator` or `viewer`.
+    #[schema(value_type = RoleName)]
     pub role: Role,
     /// When they were added.
     pub created_at: DateTime<Utc>,
@@ -154,7 +159,7 @@ impl From<&Member> for MemberView {
 }
 
 /// An audit record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditView {
     /// Increasing id.
@@ -188,7 +193,7 @@ impl From<AuditRecord> for AuditView {
 }
 
 /// Who the caller is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WhoAmI {
     /// The user name (what tenant membership is checked against).
@@ -204,7 +209,7 @@ pub struct WhoAmI {
 }
 
 /// What a client needs to log in.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthConfigView {
     /// The OIDC issuer URL (null when OIDC is not configured).
@@ -213,6 +218,162 @@ pub struct AuthConfigView {
     pub client_id: Option<String>,
     /// The audience the API accepts (null when OIDC is not configured).
     pub audience: Option<String>,
+}
+
+/// A tier (schema of [`Tier`]).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TierName {
+    /// Free.
+    Free,
+    /// Pro.
+    Pro,
+    /// Enterprise.
+    Enterprise,
+}
+
+/// An egress policy (schema of [`Egress`]).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EgressName {
+    /// Only the tenant's namespaces, DNS and the platform.
+    None,
+    /// Also the internet.
+    Internet,
+}
+
+/// A member role (schema of [`Role`]).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// ClusterRole admin.
+    Admin,
+    /// ClusterRole edit.
+    Operator,
+    /// ClusterRole view.
+    Viewer,
+}
+
+/// The body of `POST /api/v1/tenants` (documentation of what [`parse_tenant_body`] accepts).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantInput {
+    /// DNS-1123 label, at most 56 characters.
+    #[schema(
+        pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        min_length = 1,
+        max_length = 56
+    )]
+    pub name: String,
+    /// The tier.
+    pub tier: TierName,
+    /// The owner's e-mail address.
+    #[schema(max_length = 254)]
+    pub owner_email: String,
+    /// A human-readable name (default: the name).
+    #[schema(min_length = 1, max_length = 128)]
+    pub display_name: Option<String>,
+    /// Users with role admin.
+    #[schema(max_items = 100)]
+    pub admins: Option<Vec<String>>,
+    /// Users with role operator.
+    #[schema(max_items = 100)]
+    pub operators: Option<Vec<String>>,
+    /// Users with role viewer.
+    #[schema(max_items = 100)]
+    pub viewers: Option<Vec<String>>,
+    /// The egress policy (default: the tier's).
+    pub egress: Option<EgressName>,
+    /// Suffixes of extra namespaces.
+    #[schema(max_items = 32)]
+    pub namespaces: Option<Vec<String>>,
+    /// ResourceQuota overrides (resource → quantity).
+    pub quota: Option<BTreeMap<String, String>>,
+}
+
+/// The body of `PUT /api/v1/tenants/{name}`: a full replace (absent lists are empty); `name`
+/// may be left out and must match the URL; read-only fields of a GET are ignored.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantReplace {
+    /// The name in the URL, if given.
+    pub name: Option<String>,
+    /// The tier (only platform admins may change it).
+    pub tier: TierName,
+    /// The owner's e-mail address.
+    pub owner_email: String,
+    /// A human-readable name (default: the name).
+    pub display_name: Option<String>,
+    /// Users with role admin.
+    pub admins: Option<Vec<String>>,
+    /// Users with role operator.
+    pub operators: Option<Vec<String>>,
+    /// Users with role viewer.
+    pub viewers: Option<Vec<String>>,
+    /// The egress policy.
+    pub egress: Option<EgressName>,
+    /// Suffixes of extra namespaces.
+    pub namespaces: Option<Vec<String>>,
+    /// ResourceQuota overrides.
+    pub quota: Option<BTreeMap<String, String>>,
+}
+
+/// An RFC 7396 merge patch of the [`TenantReplace`] document (`null` removes a field).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantPatch {
+    /// The tier.
+    pub tier: Option<TierName>,
+    /// The owner's e-mail address.
+    pub owner_email: Option<String>,
+    /// A human-readable name.
+    pub display_name: Option<String>,
+    /// Users with role admin (replaces the list).
+    pub admins: Option<Vec<String>>,
+    /// Users with role operator.
+    pub operators: Option<Vec<String>>,
+    /// Users with role viewer.
+    pub viewers: Option<Vec<String>>,
+    /// The egress policy.
+    pub egress: Option<EgressName>,
+    /// Suffixes of extra namespaces.
+    pub namespaces: Option<Vec<String>>,
+    /// ResourceQuota overrides.
+    pub quota: Option<BTreeMap<String, String>>,
+}
+
+/// The body of `POST /api/v1/tenants/{name}/members`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberInput {
+    /// The user, as the IdP names them.
+    #[schema(min_length = 1, max_length = 256)]
+    pub user_id: String,
+    /// The role.
+    pub role: RoleName,
+}
+
+/// An RFC 9457 problem (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// `https://mtp.dev/problems/<kind>`, stable per kind.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// A short summary of the status.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, for humans.
+    pub detail: String,
+    /// For 422 and bad query parameters: one entry per invalid field.
+    pub errors: Option<Vec<super::problem::FieldError>>,
+}
+
+/// `{"status": "ok"}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatusOk {
+    /// `ok`.
+    pub status: String,
 }
 
 /// A parsed tenant body: name, fields and members.

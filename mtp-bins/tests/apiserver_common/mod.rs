@@ -71,22 +71,25 @@ impl Server {
                 }
             }
         });
-        let mut first_key = None;
+        // Owned by the Server from here on: killed and waited for on drop, panics included.
+        let mut server = Server {
+            child,
+            base: String::new(),
+            first_key: None,
+            stdout: rx,
+        };
         loop {
-            let line = rx
+            let line = server
+                .stdout
                 .recv_timeout(Duration::from_secs(60))
                 .expect("mtp-apiserver did not start listening");
             let t = line.trim();
             if t.starts_with("mtp_") {
-                first_key = Some(t.to_string());
+                server.first_key = Some(t.to_string());
             }
             if let Some(addr) = t.strip_prefix("mtp-apiserver listening on ") {
-                return Server {
-                    child,
-                    base: addr.to_string(),
-                    first_key,
-                    stdout: rx,
-                };
+                server.base = addr.to_string();
+                return server;
             }
         }
     }
