@@ -50,6 +50,10 @@ impl KeySet {
     /// let text = "# ci key\nci:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae:admins\n";
     /// let set = KeySet::parse(text, "keys.txt").unwrap();
     /// assert_eq!(set.len(), 1);
+    /// // Group names may contain ':'.
+    /// let text = "ops:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae:mtp:platform-admins,dev\n";
+    /// let set = KeySet::parse(text, "keys.txt").unwrap();
+    /// assert_eq!(set.lookup("foo").unwrap().groups, ["mtp:platform-admins", "dev"]);
     /// let err = KeySet::parse("oops\n", "keys.txt").unwrap_err();
     /// assert_eq!(err.to_string(), "keys.txt: line 1: expected <key-id>:<sha256-hex>[:<group>,...]");
     /// ```
@@ -69,8 +73,9 @@ impl KeySet {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let parts: Vec<&str> = line.split(':').collect();
-            if parts.len() < 2 || parts.len() > 3 {
+            // Groups come last and may contain ':' (e.g. `mtp:platform-admins`).
+            let parts: Vec<&str> = line.splitn(3, ':').collect();
+            if parts.len() < 2 {
                 return Err(err(
                     n,
                     "expected <key-id>:<sha256-hex>[:<group>,...]".to_string(),

@@ -2,7 +2,9 @@
 //!
 //! Each binary's `main.rs` parses flags and calls into a module here, where the logic is tested.
 
+pub mod apiserver;
 pub mod controller;
+pub mod mtpctl;
 pub mod webhook;
 
 /// Every mtp binary allocates with mimalloc: the tenant plan, the admission path and the API

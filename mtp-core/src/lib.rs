@@ -21,8 +21,8 @@ pub mod tier;
 pub use error::{Conflict, Error, Result, StoreError};
 pub use plan::{PlatformSettings, TenantPlan, plan};
 pub use store::{
-    AuditRecord, ListParams, Member, NewAuditRecord, NewTenant, Page, Role, Store, TenantFields,
-    TenantRecord,
+    AuditRecord, ListParams, Member, NewAuditRecord, NewMember, NewTenant, Page, Role, Store,
+    TenantFields, TenantRecord,
 };
 pub use tenant::{Egress, Tenant, TenantCondition, TenantSpec, TenantStatus, Tier};
 pub use tier::{LimitDefaults, PodSecurityLevel, TierCatalogue, TierSpec};

@@ -186,6 +186,48 @@ pub fn validate_member_user(user: &str) -> StoreResult<()> {
     validate_user("user", user).map_err(to_store)
 }
 
+/// A member to add together with a tenant change (see [`Store::create_tenant_audited`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMember {
+    /// The user, as the IdP names them.
+    pub user: String,
+    /// The role.
+    pub role: Role,
+}
+
+impl NewMember {
+    /// A member `user` with `role`.
+    pub fn new(user: impl Into<String>, role: Role) -> Self {
+        NewMember {
+            user: user.into(),
+            role,
+        }
+    }
+}
+
+/// Checks a member list: valid user names, each user at most once, at most 100 per role.
+pub fn validate_members(members: &[NewMember]) -> StoreResult<()> {
+    for (i, m) in members.iter().enumerate() {
+        validate_user(&format!("members[{i}]"), &m.user).map_err(to_store)?;
+        if members[..i].iter().any(|o| o.user == m.user) {
+            return Err(StoreError::invalid(
+                format!("members[{i}]"),
+                format!("user {:?} is listed twice", m.user),
+            ));
+        }
+    }
+    for role in [Role::Admin, Role::Operator, Role::Viewer] {
+        let n = members.iter().filter(|m| m.role == role).count();
+        if n > 100 {
+            return Err(StoreError::invalid(
+                "members",
+                format!("{n} users with role {}; at most 100", role.as_str()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// An audit record to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditRecord {
@@ -359,4 +401,69 @@ pub trait Store: Send + Sync {
     async fn append_audit(&self, record: NewAuditRecord) -> StoreResult<AuditRecord>;
     /// A page of audit records, oldest first, optionally about one target.
     async fn list_audit(&self, params: &ListParams) -> StoreResult<Page<AuditRecord>>;
+
+    // The methods below are what the REST API uses: each mutation writes its audit record in
+    // the same transaction as the change (all or nothing), and member changes bump the
+    // tenant's version, since the members are part of the tenant's spec.
+
+    /// Creates a tenant with its first members and appends `audit`, in one transaction.
+    async fn create_tenant_audited(
+        &self,
+        new: NewTenant,
+        members: Vec<NewMember>,
+        audit: NewAuditRecord,
+    ) -> StoreResult<(TenantRecord, Vec<Member>)>;
+    /// Replaces the fields (and, when `members` is given, the whole member list) if the stored
+    /// version is `expected_version`, bumps the version and appends `audit`, in one transaction.
+    async fn replace_tenant_audited(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        fields: TenantFields,
+        members: Option<Vec<NewMember>>,
+        audit: NewAuditRecord,
+    ) -> StoreResult<(TenantRecord, Vec<Member>)>;
+    /// Soft-deletes the tenant if the stored version is `expected_version` (any version when
+    /// `None`) and appends `audit`, in one transaction.
+    async fn delete_tenant_audited(
+        &self,
+        id: Uuid,
+        expected_version: Option<i64>,
+        audit: NewAuditRecord,
+    ) -> StoreResult<()>;
+    /// Adds a member, bumps the tenant's version and appends `audit`, in one transaction.
+    /// [`StoreError::Conflict`] if the user is already a member.
+    async fn add_member_audited(
+        &self,
+        tenant_id: Uuid,
+        member: NewMember,
+        audit: NewAuditRecord,
+    ) -> StoreResult<(Member, TenantRecord)>;
+    /// Removes a member, bumps the tenant's version and appends `audit`, in one transaction.
+    /// [`StoreError::NotFound`] if the user is not a member.
+    async fn remove_member_audited(
+        &self,
+        tenant_id: Uuid,
+        user: &str,
+        audit: NewAuditRecord,
+    ) -> StoreResult<TenantRecord>;
+    /// A page of the live tenants `user` is a member of, by name, optionally of one tier.
+    async fn list_tenants_of_user(
+        &self,
+        user: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<TenantRecord>>;
+    /// A page of the audit records about tenant `name` (target `tenant/<name>`) and its
+    /// members (targets under `tenant/<name>/`), oldest first.
+    async fn list_tenant_audit(
+        &self,
+        name: &str,
+        params: &ListParams,
+    ) -> StoreResult<Page<AuditRecord>>;
+    /// The members of the given tenants (by tenant, then user), in one query.
+    async fn list_members_of(&self, tenant_ids: &[Uuid]) -> StoreResult<Vec<Member>>;
+    /// The role of `user` in the tenant, if they are a member.
+    async fn member_role(&self, tenant_id: Uuid, user: &str) -> StoreResult<Option<Role>>;
+    /// Checks that the database answers ([`StoreError::Unavailable`] when it does not).
+    async fn ping(&self) -> StoreResult<()>;
 }

@@ -4,17 +4,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use mtp_core::store::{tenant_cursor, validate_member_user};
+use mtp_core::store::{tenant_cursor, validate_member_user, validate_members};
 use mtp_core::{
-    AuditRecord, Conflict, Egress, ListParams, Member, NewAuditRecord, NewTenant, Page, Role,
-    Store, StoreError, TenantFields, TenantRecord, Tier,
+    AuditRecord, Conflict, Egress, ListParams, Member, NewAuditRecord, NewMember, NewTenant, Page,
+    Role, Store, StoreError, TenantFields, TenantRecord, Tier,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
-    DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
@@ -25,6 +25,8 @@ use crate::migration::Migrator;
 
 /// How long SQLite waits for a lock before answering busy (then `Unavailable`).
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most tenant ids [`Store::list_members_of`] takes at once (a page of tenants).
+pub const MAX_IDS: usize = mtp_core::store::MAX_PAGE_SIZE as usize;
 /// How long a call waits for a pooled connection before answering `Unavailable`.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -191,12 +193,166 @@ fn live() -> Condition {
     Condition::all().add(tenant::Column::DeletedAt.is_null())
 }
 
+/// Commits `txn` when `result` is a success, rolls it back otherwise.
+async fn finish<T>(txn: DatabaseTransaction, result: Result<T>) -> Result<T> {
+    match result {
+        Ok(value) => {
+            txn.commit().await.map_err(map_db)?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+fn tenant_row(id: Uuid, new: &NewTenant) -> Result<tenant::ActiveModel> {
+    let now = Utc::now();
+    Ok(tenant::ActiveModel {
+        id: Set(id),
+        name: Set(new.name.clone()),
+        display_name: Set(new.fields.display_name.clone()),
+        tier: Set(new.fields.tier.as_str().to_string()),
+        owner_email: Set(new.fields.owner_email.clone()),
+        egress: Set(new.fields.egress.map(|e| e.as_str().to_string())),
+        namespaces: Set(json(&new.fields.namespaces)?),
+        quota: Set(new.fields.quota.as_ref().map(json).transpose()?),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+    })
+}
+
+async fn insert_audit<C: ConnectionTrait>(conn: &C, record: NewAuditRecord) -> Result<AuditRecord> {
+    let at = Utc::now();
+    let row = audit_log::ActiveModel {
+        actor: Set(record.actor.clone()),
+        action: Set(record.action.clone()),
+        target: Set(record.target.clone()),
+        outcome: Set(record.outcome.clone()),
+        at: Set(at),
+        request_id: Set(record.request_id.clone()),
+        ..Default::default()
+    };
+    let inserted = audit_log::Entity::insert(row)
+        .exec(conn)
+        .await
+        .map_err(map_db)?;
+    Ok(AuditRecord {
+        id: inserted.last_insert_id,
+        actor: record.actor,
+        action: record.action,
+        target: record.target,
+        outcome: record.outcome,
+        at,
+        request_id: record.request_id,
+    })
+}
+
+async fn insert_members<C: ConnectionTrait>(
+    conn: &C,
+    tenant_id: Uuid,
+    members: &[NewMember],
+) -> Result<Vec<Member>> {
+    let now = Utc::now();
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        let row = member::ActiveModel {
+            tenant_id: Set(tenant_id),
+            user_name: Set(m.user.clone()),
+            role: Set(m.role.as_str().to_string()),
+            created_at: Set(now),
+        };
+        match member::Entity::insert(row)
+            .exec_without_returning(conn)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(Conflict::DuplicateMember {
+                    user: m.user.clone(),
+                }));
+            }
+            Err(e) if is_foreign_key_violation(&e) => return Err(tenant_not_found(tenant_id)),
+            Err(e) => return Err(map_db(e)),
+        }
+        out.push(Member {
+            tenant_id,
+            user: m.user.clone(),
+            role: m.role,
+            created_at: now,
+        });
+    }
+    out.sort_by(|a, b| a.user.cmp(&b.user));
+    Ok(out)
+}
+
+async fn members_on<C: ConnectionTrait>(conn: &C, tenant_id: Uuid) -> Result<Vec<Member>> {
+    member::Entity::find()
+        .filter(member::Column::TenantId.eq(tenant_id))
+        .order_by_asc(member::Column::UserName)
+        .all(conn)
+        .await
+        .map_err(map_db)?
+        .into_iter()
+        .map(member_from)
+        .collect()
+}
+
+/// Bumps the version of a live tenant (only if it is `expected`, when given), applying `set`
+/// in the same statement, and answers the new record. Writing first keeps SQLite transactions
+/// from having to upgrade a read lock.
+async fn bump_on<C: ConnectionTrait>(
+    conn: &C,
+    id: Uuid,
+    expected: Option<i64>,
+    set: impl FnOnce(sea_orm::UpdateMany<tenant::Entity>) -> sea_orm::UpdateMany<tenant::Entity>,
+) -> Result<TenantRecord> {
+    let mut update = tenant::Entity::update_many()
+        .col_expr(
+            tenant::Column::Version,
+            Expr::col(tenant::Column::Version).add(1),
+        )
+        .col_expr(tenant::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(tenant::Column::Id.eq(id))
+        .filter(live());
+    if let Some(v) = expected {
+        update = update.filter(tenant::Column::Version.eq(v));
+    }
+    let result = set(update).exec(conn).await.map_err(map_db)?;
+    let current = tenant::Entity::find_by_id(id)
+        .filter(live())
+        .one(conn)
+        .await
+        .map_err(map_db)?;
+    match (result.rows_affected, current) {
+        (0, None) => Err(tenant_not_found(id)),
+        (0, Some(row)) => Err(StoreError::Conflict(Conflict::StaleVersion {
+            expected: expected.unwrap_or(row.version),
+            actual: row.version,
+        })),
+        (_, Some(row)) => record_from(row),
+        (_, None) => Err(tenant_not_found(id)),
+    }
+}
+
 impl SeaStore {
     /// Refuses namespaces another live tenant already has (`tenant-a-b` is tenant `a`'s extra
     /// namespace `b` and tenant `a-b`'s primary one). Only tenants whose name is a hyphen-prefix
     /// of `name`, or has `name` as one, can collide, so only those are read.
     async fn check_namespaces(
         &self,
+        name: &str,
+        suffixes: &[String],
+        except: Option<Uuid>,
+    ) -> Result<()> {
+        Self::check_namespaces_on(&self.db, name, suffixes, except).await
+    }
+
+    async fn check_namespaces_on<C: ConnectionTrait>(
+        conn: &C,
         name: &str,
         suffixes: &[String],
         except: Option<Uuid>,
@@ -213,7 +369,7 @@ impl SeaStore {
         if let Some(id) = except {
             query = query.filter(tenant::Column::Id.ne(id));
         }
-        for row in query.all(&self.db).await.map_err(map_db)? {
+        for row in query.all(conn).await.map_err(map_db)? {
             let other = record_from(row)?;
             if let Some(namespace) = mtp_core::naming::shared_namespaces(
                 name,
@@ -231,6 +387,99 @@ impl SeaStore {
             }
         }
         Ok(())
+    }
+
+    /// A page of live tenants, by name, with an extra condition.
+    async fn list_tenants_where(
+        &self,
+        params: &ListParams,
+        extra: Option<Condition>,
+    ) -> Result<Page<TenantRecord>> {
+        params.validate()?;
+        let cursor = params.tenant_cursor()?;
+        let mut query = tenant::Entity::find().filter(live());
+        if let Some(extra) = extra {
+            query = query.filter(extra);
+        }
+        if let Some(tier) = params.tier {
+            query = query.filter(tenant::Column::Tier.eq(tier.as_str()));
+        }
+        if let Some((name, id)) = cursor {
+            query = query.filter(
+                Condition::any()
+                    .add(tenant::Column::Name.gt(name.clone()))
+                    .add(
+                        Condition::all()
+                            .add(tenant::Column::Name.eq(name))
+                            .add(tenant::Column::Id.gt(id)),
+                    ),
+            );
+        }
+        let rows = query
+            .order_by_asc(tenant::Column::Name)
+            .order_by_asc(tenant::Column::Id)
+            .limit(u64::from(params.limit) + 1)
+            .all(&self.db)
+            .await
+            .map_err(map_db)?;
+        let more = rows.len() > params.limit as usize;
+        let mut items = rows
+            .into_iter()
+            .take(params.limit as usize)
+            .map(record_from)
+            .collect::<Result<Vec<_>>>()?;
+        items.shrink_to_fit();
+        let next_cursor = if more {
+            items.last().map(tenant_cursor)
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// A page of audit records with an extra condition.
+    async fn list_audit_where(
+        &self,
+        params: &ListParams,
+        extra: Option<Condition>,
+    ) -> Result<Page<AuditRecord>> {
+        params.validate()?;
+        let mut query = audit_log::Entity::find();
+        if let Some(extra) = extra {
+            query = query.filter(extra);
+        }
+        if let Some(after) = params.audit_cursor()? {
+            query = query.filter(audit_log::Column::Id.gt(after));
+        }
+        if let Some(target) = &params.target {
+            query = query.filter(audit_log::Column::Target.eq(target.as_str()));
+        }
+        let rows = query
+            .order_by_asc(audit_log::Column::Id)
+            .limit(u64::from(params.limit) + 1)
+            .all(&self.db)
+            .await
+            .map_err(map_db)?;
+        let more = rows.len() > params.limit as usize;
+        let items: Vec<AuditRecord> = rows
+            .into_iter()
+            .take(params.limit as usize)
+            .map(|r| AuditRecord {
+                id: r.id,
+                actor: r.actor,
+                action: r.action,
+                target: r.target,
+                outcome: r.outcome,
+                at: r.at,
+                request_id: r.request_id,
+            })
+            .collect();
+        let next_cursor = if more {
+            items.last().map(|r| r.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
     }
 
     async fn live_tenant<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<TenantRecord> {
@@ -347,43 +596,7 @@ impl Store for SeaStore {
     }
 
     async fn list_tenants(&self, params: &ListParams) -> Result<Page<TenantRecord>> {
-        params.validate()?;
-        let cursor = params.tenant_cursor()?;
-        let mut query = tenant::Entity::find().filter(live());
-        if let Some(tier) = params.tier {
-            query = query.filter(tenant::Column::Tier.eq(tier.as_str()));
-        }
-        if let Some((name, id)) = cursor {
-            query = query.filter(
-                Condition::any()
-                    .add(tenant::Column::Name.gt(name.clone()))
-                    .add(
-                        Condition::all()
-                            .add(tenant::Column::Name.eq(name))
-                            .add(tenant::Column::Id.gt(id)),
-                    ),
-            );
-        }
-        let rows = query
-            .order_by_asc(tenant::Column::Name)
-            .order_by_asc(tenant::Column::Id)
-            .limit(u64::from(params.limit) + 1)
-            .all(&self.db)
-            .await
-            .map_err(map_db)?;
-        let more = rows.len() > params.limit as usize;
-        let mut items = rows
-            .into_iter()
-            .take(params.limit as usize)
-            .map(record_from)
-            .collect::<Result<Vec<_>>>()?;
-        items.shrink_to_fit();
-        let next_cursor = if more {
-            items.last().map(tenant_cursor)
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        self.list_tenants_where(params, None).await
     }
 
     async fn update_tenant(
@@ -486,65 +699,274 @@ impl Store for SeaStore {
 
     async fn append_audit(&self, record: NewAuditRecord) -> Result<AuditRecord> {
         record.validate()?;
-        let at = Utc::now();
-        let row = audit_log::ActiveModel {
-            actor: Set(record.actor.clone()),
-            action: Set(record.action.clone()),
-            target: Set(record.target.clone()),
-            outcome: Set(record.outcome.clone()),
-            at: Set(at),
-            request_id: Set(record.request_id.clone()),
-            ..Default::default()
-        };
-        let inserted = audit_log::Entity::insert(row)
-            .exec(&self.db)
-            .await
-            .map_err(map_db)?;
-        Ok(AuditRecord {
-            id: inserted.last_insert_id,
-            actor: record.actor,
-            action: record.action,
-            target: record.target,
-            outcome: record.outcome,
-            at,
-            request_id: record.request_id,
-        })
+        insert_audit(&self.db, record).await
     }
 
     async fn list_audit(&self, params: &ListParams) -> Result<Page<AuditRecord>> {
-        params.validate()?;
-        let mut query = audit_log::Entity::find();
-        if let Some(after) = params.audit_cursor()? {
-            query = query.filter(audit_log::Column::Id.gt(after));
+        self.list_audit_where(params, None).await
+    }
+
+    async fn create_tenant_audited(
+        &self,
+        new: NewTenant,
+        members: Vec<NewMember>,
+        audit: NewAuditRecord,
+    ) -> Result<(TenantRecord, Vec<Member>)> {
+        new.validate()?;
+        validate_members(&members)?;
+        audit.validate()?;
+        let id = Uuid::new_v4();
+        let row = tenant_row(id, &new)?;
+        let txn = self.db.begin().await.map_err(map_db)?;
+        let result = async {
+            match tenant::Entity::insert(row.clone())
+                .exec_without_returning(&txn)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(StoreError::Conflict(Conflict::DuplicateName {
+                        name: new.name.clone(),
+                    }));
+                }
+                Err(e) => return Err(map_db(e)),
+            }
+            Self::check_namespaces_on(&txn, &new.name, &new.fields.namespaces, Some(id)).await?;
+            let members = insert_members(&txn, id, &members).await?;
+            insert_audit(&txn, audit).await?;
+            let record = record_from(tenant::Model::try_from(row).map_err(map_db)?)?;
+            Ok((record, members))
         }
-        if let Some(target) = &params.target {
-            query = query.filter(audit_log::Column::Target.eq(target.as_str()));
+        .await;
+        finish(txn, result).await
+    }
+
+    async fn replace_tenant_audited(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        fields: TenantFields,
+        members: Option<Vec<NewMember>>,
+        audit: NewAuditRecord,
+    ) -> Result<(TenantRecord, Vec<Member>)> {
+        fields.validate()?;
+        if let Some(m) = &members {
+            validate_members(m)?;
         }
-        let rows = query
-            .order_by_asc(audit_log::Column::Id)
-            .limit(u64::from(params.limit) + 1)
+        audit.validate()?;
+        let namespaces = json(&fields.namespaces)?;
+        let quota = fields.quota.as_ref().map(json).transpose()?;
+        let txn = self.db.begin().await.map_err(map_db)?;
+        let result = async {
+            let record = bump_on(&txn, id, Some(expected_version), |u| {
+                u.col_expr(
+                    tenant::Column::DisplayName,
+                    Expr::value(fields.display_name.clone()),
+                )
+                .col_expr(tenant::Column::Tier, Expr::value(fields.tier.as_str()))
+                .col_expr(
+                    tenant::Column::OwnerEmail,
+                    Expr::value(fields.owner_email.clone()),
+                )
+                .col_expr(
+                    tenant::Column::Egress,
+                    Expr::value(fields.egress.map(|e| e.as_str().to_string())),
+                )
+                .col_expr(tenant::Column::Namespaces, Expr::value(namespaces))
+                .col_expr(tenant::Column::Quota, Expr::value(quota))
+            })
+            .await?;
+            Self::check_namespaces_on(&txn, &record.name, &record.fields.namespaces, Some(id))
+                .await?;
+            let members = match members {
+                Some(members) => {
+                    member::Entity::delete_many()
+                        .filter(member::Column::TenantId.eq(id))
+                        .exec(&txn)
+                        .await
+                        .map_err(map_db)?;
+                    insert_members(&txn, id, &members).await?
+                }
+                None => members_on(&txn, id).await?,
+            };
+            insert_audit(&txn, audit).await?;
+            Ok((record, members))
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    async fn delete_tenant_audited(
+        &self,
+        id: Uuid,
+        expected_version: Option<i64>,
+        audit: NewAuditRecord,
+    ) -> Result<()> {
+        audit.validate()?;
+        let txn = self.db.begin().await.map_err(map_db)?;
+        let result = async {
+            let now = Utc::now();
+            let update = {
+                let mut u = tenant::Entity::update_many()
+                    .col_expr(
+                        tenant::Column::Version,
+                        Expr::col(tenant::Column::Version).add(1),
+                    )
+                    .col_expr(tenant::Column::UpdatedAt, Expr::value(now))
+                    .col_expr(tenant::Column::DeletedAt, Expr::value(Some(now)))
+                    .filter(tenant::Column::Id.eq(id))
+                    .filter(live());
+                if let Some(v) = expected_version {
+                    u = u.filter(tenant::Column::Version.eq(v));
+                }
+                u
+            };
+            let done = update.exec(&txn).await.map_err(map_db)?;
+            if done.rows_affected == 0 {
+                let current = tenant::Entity::find_by_id(id)
+                    .filter(live())
+                    .one(&txn)
+                    .await
+                    .map_err(map_db)?;
+                return Err(match current {
+                    None => tenant_not_found(id),
+                    Some(row) => StoreError::Conflict(Conflict::StaleVersion {
+                        expected: expected_version.unwrap_or(row.version),
+                        actual: row.version,
+                    }),
+                });
+            }
+            insert_audit(&txn, audit).await?;
+            Ok(())
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    async fn add_member_audited(
+        &self,
+        tenant_id: Uuid,
+        new: NewMember,
+        audit: NewAuditRecord,
+    ) -> Result<(Member, TenantRecord)> {
+        validate_member_user(&new.user)?;
+        audit.validate()?;
+        let txn = self.db.begin().await.map_err(map_db)?;
+        let result = async {
+            let record = bump_on(&txn, tenant_id, None, |u| u).await?;
+            let mut added = insert_members(&txn, tenant_id, std::slice::from_ref(&new)).await?;
+            let member = added.pop().ok_or_else(|| StoreError::Internal {
+                source: "member insert returned nothing".into(),
+            })?;
+            insert_audit(&txn, audit).await?;
+            Ok((member, record))
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    async fn remove_member_audited(
+        &self,
+        tenant_id: Uuid,
+        user: &str,
+        audit: NewAuditRecord,
+    ) -> Result<TenantRecord> {
+        validate_member_user(user)?;
+        audit.validate()?;
+        let txn = self.db.begin().await.map_err(map_db)?;
+        let result = async {
+            let record = bump_on(&txn, tenant_id, None, |u| u).await?;
+            let done = member::Entity::delete_many()
+                .filter(member::Column::TenantId.eq(tenant_id))
+                .filter(member::Column::UserName.eq(user))
+                .exec(&txn)
+                .await
+                .map_err(map_db)?;
+            if done.rows_affected == 0 {
+                return Err(StoreError::NotFound {
+                    kind: "member",
+                    key: format!("{user:?}"),
+                });
+            }
+            insert_audit(&txn, audit).await?;
+            Ok(record)
+        }
+        .await;
+        finish(txn, result).await
+    }
+
+    async fn list_tenants_of_user(
+        &self,
+        user: &str,
+        params: &ListParams,
+    ) -> Result<Page<TenantRecord>> {
+        validate_member_user(user)?;
+        let of_user = Query::select()
+            .column(member::Column::TenantId)
+            .from(member::Entity)
+            .and_where(member::Column::UserName.eq(user))
+            .to_owned();
+        self.list_tenants_where(
+            params,
+            Some(Condition::all().add(tenant::Column::Id.in_subquery(of_user))),
+        )
+        .await
+    }
+
+    async fn list_tenant_audit(
+        &self,
+        name: &str,
+        params: &ListParams,
+    ) -> Result<Page<AuditRecord>> {
+        mtp_core::naming::validate_tenant_name(name).map_err(|e| match e {
+            mtp_core::Error::Invalid { field, message } => StoreError::Invalid { field, message },
+            other => StoreError::invalid("name", other.to_string()),
+        })?;
+        // A tenant name is a DNS-1123 label: no LIKE wildcards in it.
+        let target = format!("tenant/{name}");
+        self.list_audit_where(
+            params,
+            Some(
+                Condition::any()
+                    .add(audit_log::Column::Target.eq(target.as_str()))
+                    .add(audit_log::Column::Target.like(format!("{target}/%"))),
+            ),
+        )
+        .await
+    }
+
+    async fn list_members_of(&self, tenant_ids: &[Uuid]) -> Result<Vec<Member>> {
+        if tenant_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if tenant_ids.len() > MAX_IDS {
+            return Err(StoreError::invalid(
+                "tenantIds",
+                format!("{} ids; at most {MAX_IDS}", tenant_ids.len()),
+            ));
+        }
+        member::Entity::find()
+            .filter(member::Column::TenantId.is_in(tenant_ids.iter().copied()))
+            .order_by_asc(member::Column::TenantId)
+            .order_by_asc(member::Column::UserName)
             .all(&self.db)
             .await
-            .map_err(map_db)?;
-        let more = rows.len() > params.limit as usize;
-        let items: Vec<AuditRecord> = rows
+            .map_err(map_db)?
             .into_iter()
-            .take(params.limit as usize)
-            .map(|r| AuditRecord {
-                id: r.id,
-                actor: r.actor,
-                action: r.action,
-                target: r.target,
-                outcome: r.outcome,
-                at: r.at,
-                request_id: r.request_id,
-            })
-            .collect();
-        let next_cursor = if more {
-            items.last().map(|r| r.id.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+            .map(member_from)
+            .collect()
+    }
+
+    async fn member_role(&self, tenant_id: Uuid, user: &str) -> Result<Option<Role>> {
+        validate_member_user(user)?;
+        let row = member::Entity::find_by_id((tenant_id, user.to_string()))
+            .one(&self.db)
+            .await
+            .map_err(map_db)?;
+        row.map(|r| member_from(r).map(|m| m.role)).transpose()
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.db.ping().await.map_err(map_db)
     }
 }

@@ -5,8 +5,8 @@
 mod common;
 
 use mtp_core::{
-    Conflict, Egress, ListParams, NewAuditRecord, NewTenant, Page, Role, Store, StoreError,
-    TenantFields, TenantRecord, Tier,
+    Conflict, Egress, ListParams, NewAuditRecord, NewMember, NewTenant, Page, Role, Store,
+    StoreError, TenantFields, TenantRecord, Tier,
 };
 use mtp_store::SeaStore;
 use uuid::Uuid;
@@ -625,6 +625,367 @@ mod cases {
         let all = store.list_audit(&ListParams::default()).await.unwrap();
         assert_eq!(all.items.len(), 5, "refused records are not written");
     }
+    fn audit(action: &str, target: &str) -> NewAuditRecord {
+        NewAuditRecord {
+            actor: "root".into(),
+            action: action.into(),
+            target: target.into(),
+            outcome: "success".into(),
+            request_id: Some("req-1".into()),
+        }
+    }
+
+    async fn audit_len(store: &SeaStore) -> usize {
+        store
+            .list_audit(&ListParams {
+                limit: 1000,
+                ..ListParams::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .len()
+    }
+
+    pub async fn audited_create_is_all_or_nothing(store: &SeaStore) {
+        let members = vec![
+            NewMember::new("alice", Role::Admin),
+            NewMember::new("bob", Role::Viewer),
+        ];
+        let (t, m) = store
+            .create_tenant_audited(
+                new_tenant("acme", Tier::Pro),
+                members.clone(),
+                audit("tenant.create", "tenant/acme"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(t.version, 1);
+        assert_eq!(m.len(), 2);
+        assert_eq!(store.list_members(t.id).await.unwrap().len(), 2);
+        let log = store.list_audit(&ListParams::default()).await.unwrap();
+        assert_eq!(log.items.len(), 1);
+        assert_eq!(log.items[0].request_id.as_deref(), Some("req-1"));
+
+        // Duplicate name, namespace taken, bad audit, duplicate member: nothing written.
+        let err = store
+            .create_tenant_audited(
+                new_tenant("acme", Tier::Free),
+                members.clone(),
+                audit("a", "t"),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(Conflict::DuplicateName { .. })),
+            "{err:?}"
+        );
+        let mut taken = new_tenant("acme-ci", Tier::Free);
+        taken.fields.namespaces = vec![];
+        let mut owner = new_tenant("other", Tier::Free);
+        owner.fields.namespaces = vec!["x".into()];
+        store
+            .create_tenant_audited(owner, vec![], audit("a", "t"))
+            .await
+            .unwrap();
+        let err = store
+            .create_tenant_audited(
+                new_tenant("other-x", Tier::Free),
+                members.clone(),
+                audit("a", "t"),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(Conflict::NamespaceTaken { .. })),
+            "{err:?}"
+        );
+        assert!(
+            store
+                .get_tenant_by_name("other-x")
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
+        let mut bad = audit("a", "t");
+        bad.actor = String::new();
+        assert_invalid(
+            store
+                .create_tenant_audited(taken.clone(), vec![], bad)
+                .await
+                .unwrap_err(),
+            "actor",
+        );
+        let dup = vec![
+            NewMember::new("x", Role::Admin),
+            NewMember::new("x", Role::Viewer),
+        ];
+        assert_invalid(
+            store
+                .create_tenant_audited(taken, dup, audit("a", "t"))
+                .await
+                .unwrap_err(),
+            "members[1]",
+        );
+        assert_eq!(count_live(store).await, 2);
+        assert_eq!(audit_len(store).await, 2);
+    }
+
+    pub async fn audited_updates_bump_versions(store: &SeaStore) {
+        let (t, _) = store
+            .create_tenant_audited(
+                new_tenant("acme", Tier::Pro),
+                vec![NewMember::new("alice", Role::Admin)],
+                audit("tenant.create", "tenant/acme"),
+            )
+            .await
+            .unwrap();
+        // Replace fields only: members kept.
+        let mut f = fields(Tier::Enterprise);
+        f.display_name = "New".into();
+        let (r, m) = store
+            .replace_tenant_audited(
+                t.id,
+                1,
+                f.clone(),
+                None,
+                audit("tenant.update", "tenant/acme"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.version, 2);
+        assert_eq!(r.fields, f);
+        assert_eq!(m.len(), 1);
+        // Stale: nothing written.
+        let err = store
+            .replace_tenant_audited(t.id, 1, fields(Tier::Free), Some(vec![]), audit("x", "y"))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::Conflict(Conflict::StaleVersion {
+                expected: 1,
+                actual: 2
+            })
+        ));
+        assert_eq!(store.list_members(t.id).await.unwrap().len(), 1);
+        // Replace the members.
+        let (r, m) = store
+            .replace_tenant_audited(
+                t.id,
+                2,
+                f.clone(),
+                Some(vec![NewMember::new("bob", Role::Operator)]),
+                audit("tenant.update", "tenant/acme"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.version, 3);
+        assert_eq!(
+            m.iter().map(|m| m.user.as_str()).collect::<Vec<_>>(),
+            ["bob"]
+        );
+        // Member changes bump the version.
+        let (added, r) = store
+            .add_member_audited(
+                t.id,
+                NewMember::new("carol", Role::Viewer),
+                audit("member.add", "tenant/acme/member/carol"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(added.role, Role::Viewer);
+        assert_eq!(r.version, 4);
+        let err = store
+            .add_member_audited(t.id, NewMember::new("carol", Role::Admin), audit("x", "y"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(Conflict::DuplicateMember { .. })),
+            "{err:?}"
+        );
+        assert_eq!(
+            store.get_tenant(t.id).await.unwrap().version,
+            4,
+            "rolled back"
+        );
+        assert_eq!(
+            store.member_role(t.id, "carol").await.unwrap(),
+            Some(Role::Viewer)
+        );
+        let r = store
+            .remove_member_audited(
+                t.id,
+                "carol",
+                audit("member.remove", "tenant/acme/member/carol"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.version, 5);
+        assert_eq!(store.member_role(t.id, "carol").await.unwrap(), None);
+        let err = store
+            .remove_member_audited(t.id, "carol", audit("x", "y"))
+            .await
+            .unwrap_err();
+        assert!(err.is_not_found());
+        assert_eq!(store.get_tenant(t.id).await.unwrap().version, 5);
+        // Delete: stale, then unconditional.
+        let err = store
+            .delete_tenant_audited(t.id, Some(1), audit("x", "y"))
+            .await
+            .unwrap_err();
+        assert!(err.is_conflict());
+        store
+            .delete_tenant_audited(t.id, None, audit("tenant.delete", "tenant/acme"))
+            .await
+            .unwrap();
+        assert!(store.get_tenant(t.id).await.unwrap_err().is_not_found());
+        assert!(
+            store
+                .add_member_audited(t.id, NewMember::new("z", Role::Admin), audit("x", "y"))
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
+        // Only the successful changes were audited.
+        let actions: Vec<String> = store
+            .list_tenant_audit("acme", &ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|r| r.action)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "tenant.create",
+                "tenant.update",
+                "tenant.update",
+                "member.add",
+                "member.remove",
+                "tenant.delete"
+            ]
+        );
+    }
+
+    pub async fn tenants_of_a_user_and_batch_members(store: &SeaStore) {
+        let mut ids = Vec::new();
+        for (i, tier) in [Tier::Free, Tier::Pro, Tier::Free, Tier::Free]
+            .iter()
+            .enumerate()
+        {
+            let members = if i == 1 {
+                vec![]
+            } else {
+                vec![
+                    NewMember::new("alice", Role::Viewer),
+                    NewMember::new(format!("u{i}"), Role::Admin),
+                ]
+            };
+            let (t, _) = store
+                .create_tenant_audited(
+                    new_tenant(&format!("t{i}"), *tier),
+                    members,
+                    audit("a", "t"),
+                )
+                .await
+                .unwrap();
+            ids.push(t.id);
+        }
+        let page = store
+            .list_tenants_of_user(
+                "alice",
+                &ListParams {
+                    limit: 2,
+                    ..ListParams::default()
+                },
+            )
+            .await
+            .unwrap();
+        let names: Vec<&str> = page.items.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["t0", "t2"]);
+        let next = store
+            .list_tenants_of_user(
+                "alice",
+                &ListParams {
+                    limit: 2,
+                    cursor: page.next_cursor.clone(),
+                    ..ListParams::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.items.len(), 1);
+        assert_eq!(next.items[0].name, "t3");
+        assert!(next.next_cursor.is_none());
+        store
+            .delete_tenant_audited(ids[3], None, audit("a", "t"))
+            .await
+            .unwrap();
+        let pro = store
+            .list_tenants_of_user(
+                "alice",
+                &ListParams {
+                    tier: Some(Tier::Pro),
+                    ..ListParams::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(pro.items.is_empty());
+        let all = store
+            .list_tenants_of_user("alice", &ListParams::default())
+            .await
+            .unwrap();
+        assert_eq!(all.items.len(), 2, "deleted tenants are not listed");
+        assert!(
+            store
+                .list_tenants_of_user("nobody", &ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert_invalid(
+            store
+                .list_tenants_of_user("", &ListParams::default())
+                .await
+                .unwrap_err(),
+            "user",
+        );
+        let members = store.list_members_of(&ids[..3]).await.unwrap();
+        assert_eq!(members.len(), 4);
+        assert!(members.iter().all(|m| ids[..3].contains(&m.tenant_id)));
+        assert!(store.list_members_of(&[]).await.unwrap().is_empty());
+        store.ping().await.unwrap();
+        // The audit of a tenant covers its members' targets, not other tenants'.
+        store
+            .append_audit(audit("member.add", "tenant/t0/member/x"))
+            .await
+            .unwrap();
+        store
+            .append_audit(audit("tenant.create", "tenant/t0-x"))
+            .await
+            .unwrap();
+        store
+            .append_audit(audit("tenant.create", "tenant/t0"))
+            .await
+            .unwrap();
+        let t0 = store
+            .list_tenant_audit("t0", &ListParams::default())
+            .await
+            .unwrap();
+        let targets: Vec<&str> = t0.items.iter().map(|r| r.target.as_str()).collect();
+        assert_eq!(targets, ["tenant/t0/member/x", "tenant/t0"]);
+        assert_invalid(
+            store
+                .list_tenant_audit("T0", &ListParams::default())
+                .await
+                .unwrap_err(),
+            "metadata.name",
+        );
+    }
 }
 
 macro_rules! suite {
@@ -646,6 +1007,9 @@ macro_rules! suite {
                 namespaces_have_one_owner,
                 corrupt_rows_are_internal_errors_not_panics,
                 audit_log,
+                audited_create_is_all_or_nothing,
+                audited_updates_bump_versions,
+                tenants_of_a_user_and_batch_members,
             );
         }
     };

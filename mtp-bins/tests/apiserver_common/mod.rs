@@ -1,0 +1,353 @@
+//! Shared by the apiserver tests over real sockets: run the `mtp-apiserver` binary, talk to it,
+//! make PostgreSQL databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+
+/// A unique temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+/// A new unique directory (not removed by itself).
+pub fn temp_path(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "mtp-api-{tag}-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        TempDir(temp_path(tag))
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `mtp-apiserver`.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    /// The key printed on a first start, if this start printed one.
+    pub first_key: Option<String>,
+    pub stdout: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts the binary in `dir` with `args` and waits until it listens.
+    pub fn start(dir: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mtp-apiserver"))
+            .current_dir(dir)
+            .args(["--listen", "127.0.0.1:0", "--cluster-status", "off"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // Owned by the Server from here on: killed and waited for on drop, panics included.
+        let mut server = Server {
+            child,
+            base: String::new(),
+            first_key: None,
+            stdout: rx,
+        };
+        loop {
+            let line = server
+                .stdout
+                .recv_timeout(Duration::from_secs(60))
+                .expect("mtp-apiserver did not start listening");
+            let t = line.trim();
+            if t.starts_with("mtp_") {
+                server.first_key = Some(t.to_string());
+            }
+            if let Some(addr) = t.strip_prefix("mtp-apiserver listening on ") {
+                server.base = addr.to_string();
+                return server;
+            }
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{sig}");
+    }
+
+    /// SIGTERM and wait: the exit status must be success.
+    pub fn stop(mut self) {
+        self.signal("TERM");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "exit status {status}");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response: status, ETag and JSON body.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub etag: Option<String>,
+    pub body: Value,
+}
+
+/// Sends a request with a bearer key and an optional JSON body.
+pub async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    key: &str,
+    body: Option<(&str, Value)>,
+    if_match: Option<&str>,
+) -> Resp {
+    let mut b = client.request(method, url).bearer_auth(key);
+    if let Some((ct, v)) = body {
+        b = b.header("content-type", ct).body(v.to_string());
+    }
+    if let Some(m) = if_match {
+        b = b.header("if-match", m);
+    }
+    let r = b.send().await.unwrap();
+    let status = r.status().as_u16();
+    let etag = r
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = r.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Resp { status, etag, body }
+}
+
+/// The PostgreSQL server of the tests (without database); `MTP_TEST_POSTGRES_URL` overrides.
+pub fn postgres_base() -> String {
+    std::env::var("MTP_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string())
+}
+
+/// A fresh database on the shared PostgreSQL, dropped on drop.
+pub struct PgDatabase {
+    pub name: String,
+    pub base: String,
+}
+
+impl PgDatabase {
+    pub async fn create(base: &str) -> PgDatabase {
+        let name = format!("test_api_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(format!("{base}/postgres"))
+            .await
+            .expect("PostgreSQL must run (see README.md)");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        let _ = admin.close().await;
+        PgDatabase {
+            name,
+            base: base.to_string(),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.base, self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let base = self.base.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(format!("{base}/postgres")).await {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Finds a PostgreSQL binary (`initdb`, `pg_ctl`) on PATH or under /usr/lib/postgresql.
+fn pg_bin(name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    }) {
+        return path;
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin").join(name))
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    found.pop().unwrap_or_else(|| {
+        panic!("{name} not found: install PostgreSQL server binaries (.ci/install-deps)")
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// A command run as the `postgres` user when we are root (initdb refuses root).
+fn as_pg_user(program: &Path) -> Command {
+    if is_root() {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(program);
+        cmd
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(mut cmd: Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A throwaway PostgreSQL server (initdb + pg_ctl in a temp dir, on a free port), stopped and
+/// removed on drop. The same as mtp-store's tests use.
+pub struct PgServer {
+    dir: PathBuf,
+    data: PathBuf,
+    port: u16,
+}
+
+impl PgServer {
+    pub fn start() -> PgServer {
+        let dir = temp_path("pg");
+        let data = dir.join("data");
+        if is_root() {
+            run(
+                {
+                    let mut c = Command::new("chown");
+                    c.args(["-R", "postgres:postgres"]).arg(&dir);
+                    c
+                },
+                "chown",
+            );
+        }
+        let mut initdb = as_pg_user(&pg_bin("initdb"));
+        initdb.arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ]);
+        run(initdb, "initdb");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = PgServer { dir, data, port };
+        server.pg_ctl_start();
+        server
+    }
+
+    pub fn pg_ctl_start(&self) {
+        let mut cmd = as_pg_user(&pg_bin("pg_ctl"));
+        cmd.arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .arg("-o")
+            .arg(format!(
+                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+                self.port,
+                self.dir.display()
+            ))
+            .args(["-w", "-t", "60", "start"]);
+        run(cmd, "pg_ctl start");
+    }
+
+    pub fn pg_ctl_stop(&self) {
+        let mut cmd = as_pg_user(&pg_bin("pg_ctl"));
+        cmd.arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "-t", "60", "stop"]);
+        run(cmd, "pg_ctl stop");
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        let mut cmd = as_pg_user(&pg_bin("pg_ctl"));
+        cmd.arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"]);
+        let _ = cmd.output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
