@@ -135,19 +135,15 @@ impl Caller {
         }
     }
 
-    async fn access(&self, state: &ApiState, tenant: &TenantRecord) -> ApiResult<Access> {
+    /// The caller's access to a tenant with these (stored) members.
+    fn access(&self, members: &[Member]) -> Access {
         if self.platform_admin {
-            return Ok(Access::PlatformAdmin);
+            return Access::PlatformAdmin;
         }
-        if mtp_core::tenant::validate_user("user", self.user()).is_err() {
-            return Ok(Access::None);
+        match members.iter().find(|m| m.user == self.user()) {
+            Some(m) => Access::Member(m.role),
+            None => Access::None,
         }
-        Ok(
-            match state.store.member_role(tenant.id, self.user()).await? {
-                Some(role) => Access::Member(role),
-                None => Access::None,
-            },
-        )
     }
 }
 
@@ -219,18 +215,26 @@ async fn load_tenant(state: &ApiState, name: &str) -> ApiResult<TenantRecord> {
     }
 }
 
-/// The tenant and the caller's access; 404 when they may not see it.
-async fn visible_tenant(
-    state: &ApiState,
-    caller: &Caller,
-    name: &str,
-) -> ApiResult<(TenantRecord, Access)> {
+/// A live tenant, its members and the caller's access (two queries); 404 when they may not
+/// see it.
+struct Visible {
+    tenant: TenantRecord,
+    members: Vec<Member>,
+    access: Access,
+}
+
+async fn visible_tenant(state: &ApiState, caller: &Caller, name: &str) -> ApiResult<Visible> {
     let tenant = load_tenant(state, name).await?;
-    let access = caller.access(state, &tenant).await?;
+    let members = state.store.list_members_of(&[tenant.id]).await?;
+    let access = caller.access(&members);
     if !access.can_see() {
         return Err(ApiError::tenant_not_found(name));
     }
-    Ok((tenant, access))
+    Ok(Visible {
+        tenant,
+        members,
+        access,
+    })
 }
 
 fn etag(version: i64) -> HeaderValue {
@@ -519,11 +523,10 @@ pub async fn get_tenant(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult {
-    let (tenant, _) = visible_tenant(&state, &caller, &name).await?;
-    let members = state.store.list_members(tenant.id).await?;
+    let v = visible_tenant(&state, &caller, &name).await?;
     Ok(with_etag(
         StatusCode::OK,
-        view(&state, &tenant, &members).await,
+        view(&state, &v.tenant, &v.members).await,
     ))
 }
 
@@ -535,14 +538,17 @@ async fn replace(
     headers: &HeaderMap,
     build: impl FnOnce(&TenantView) -> ApiResult<(Value, bool)>,
 ) -> ApiResult {
-    let (tenant, access) = visible_tenant(state, caller, name).await?;
+    let Visible {
+        tenant,
+        members,
+        access,
+    } = visible_tenant(state, caller, name).await?;
     if !access.can_admin() {
         return Err(ApiError::Forbidden(
             "only tenant admins and platform admins may change a tenant".into(),
         ));
     }
     let expected = if_match(headers)?.unwrap_or(tenant.version);
-    let members = state.store.list_members(tenant.id).await?;
     let refs: Vec<&Member> = members.iter().collect();
     let current = TenantView::new(&tenant, &refs, super::types::StatusView::unknown(""));
     let (doc, replace_members) = build(&current)?;
@@ -701,7 +707,7 @@ pub async fn delete_tenant(
 ) -> Response {
     let target = tenant_target(&name);
     let result = async {
-        let (tenant, access) = visible_tenant(&state, &caller, &name).await?;
+        let Visible { tenant, access, .. } = visible_tenant(&state, &caller, &name).await?;
         if access != Access::PlatformAdmin {
             return Err(ApiError::Forbidden(
                 "only platform admins may delete tenants".into(),
@@ -741,10 +747,9 @@ pub async fn list_members(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult {
-    let (tenant, _) = visible_tenant(&state, &caller, &name).await?;
-    let members = state.store.list_members(tenant.id).await?;
+    let v = visible_tenant(&state, &caller, &name).await?;
     Ok(Json(ListView {
-        items: members.iter().map(MemberView::from).collect(),
+        items: v.members.iter().map(MemberView::from).collect(),
         continue_: None,
     })
     .into_response())
@@ -781,7 +786,7 @@ pub async fn add_member(
 ) -> Response {
     let target = tenant_target(&name);
     let result = async {
-        let (tenant, access) = visible_tenant(&state, &caller, &name).await?;
+        let Visible { tenant, access, .. } = visible_tenant(&state, &caller, &name).await?;
         if !access.can_admin() {
             return Err(ApiError::Forbidden(
                 "only tenant admins and platform admins may add members".into(),
@@ -831,7 +836,7 @@ pub async fn remove_member(
 ) -> Response {
     let target = format!("{}/member/{user_id}", tenant_target(&name));
     let result = async {
-        let (tenant, access) = visible_tenant(&state, &caller, &name).await?;
+        let Visible { tenant, access, .. } = visible_tenant(&state, &caller, &name).await?;
         if !access.can_admin() {
             return Err(ApiError::Forbidden(
                 "only tenant admins and platform admins may remove members".into(),
@@ -888,7 +893,7 @@ pub async fn list_audit(
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    let (_, access) = visible_tenant(&state, &caller, &name).await?;
+    let Visible { access, .. } = visible_tenant(&state, &caller, &name).await?;
     if !access.can_admin() {
         return Err(ApiError::Forbidden(
             "only tenant admins and platform admins may read the audit log".into(),
