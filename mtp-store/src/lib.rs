@@ -26,4 +26,4 @@ mod store;
 
 pub use error::Result;
 pub use migration::Migrator;
-pub use store::SeaStore;
+pub use store::{SQLITE_BUSY_TIMEOUT, SeaStore};
