@@ -1,56 +1,15 @@
-//! Computing one tenant's plan (target: ≤ 50 µs), through mtp-core's public API.
+//! Computing one tenant's plan (target: ≤ 50 µs), through mtp-core's public API, with the
+//! system allocator (glibc malloc): what a program embedding mtp-core pays. `core_mimalloc` runs
+//! the same cases with the allocator mtp's binaries use.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::hint::black_box;
-
 use criterion::{Criterion, criterion_group, criterion_main};
-use mtp_core::{Egress, PlatformSettings, Tenant, Tier, TierCatalogue, plan};
 
-fn bench_plan(c: &mut Criterion) {
-    let catalogue = TierCatalogue::default();
-    let settings = PlatformSettings::default();
-    let free = Tenant::test("hobby").with_admin("alice@example.com");
-    let pro = Tenant::test("acme")
-        .with_tier(Tier::Pro)
-        .with_admin("alice@acme.io")
-        .with_operator("ci-bot")
-        .with_viewer("bob@acme.io")
-        .with_namespace("ci");
-    let mut enterprise = Tenant::test("megacorp")
-        .with_tier(Tier::Enterprise)
-        .with_egress(Egress::Internet)
-        .with_quota("pods", "2000");
-    for i in 0..4 {
-        enterprise = enterprise.with_namespace(&format!("env{i}"));
-    }
-    let enterprise_1admin = enterprise.clone().with_admin("admin@megacorp.com");
-    for i in 0..20 {
-        enterprise = enterprise.with_admin(&format!("admin{i}@megacorp.com"));
-    }
+mod plan_cases;
 
-    let mut group = c.benchmark_group("plan");
-    group.bench_function("free_1ns", |b| {
-        b.iter(|| plan(black_box(&free), &catalogue, &settings).unwrap())
-    });
-    group.bench_function("pro_2ns", |b| {
-        b.iter(|| plan(black_box(&pro), &catalogue, &settings).unwrap())
-    });
-    group.bench_function("enterprise_5ns_1admin", |b| {
-        b.iter(|| plan(black_box(&enterprise_1admin), &catalogue, &settings).unwrap())
-    });
-    group.bench_function("enterprise_5ns_20admins", |b| {
-        b.iter(|| plan(black_box(&enterprise), &catalogue, &settings).unwrap())
-    });
-    group.bench_function("pro_2ns_to_yaml", |b| {
-        b.iter(|| {
-            plan(black_box(&pro), &catalogue, &settings)
-                .unwrap()
-                .to_yaml()
-                .unwrap()
-        })
-    });
-    group.finish();
+fn bench(c: &mut Criterion) {
+    plan_cases::bench_plan(c, "plan");
 }
 
-criterion_group!(benches, bench_plan);
+criterion_group!(benches, bench);
 criterion_main!(benches);

@@ -7,16 +7,25 @@
 //! ```
 //!
 //! Modes: `floor` (serde IgnoredAny), `review` (the whole mtp-profile evaluation), `typed`
-//! (k8s-openapi types), `none` (read the file only, to subtract).
+//! (k8s-openapi types), `hook` (the pod-security webhook's `review`, response bytes included),
+//! `router` (one axum `oneshot` call through the admission router per iteration), `none` (read
+//! the file only, to subtract).
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
+use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::Pod;
+use mtp_policy::admission::Registry;
+use mtp_policy::admission::Webhook;
+use mtp_policy::admission::hooks::PodSecurityHook;
 use mtp_policy::pod_security::{Policy, Profile};
 use serde::Deserialize;
+use tower::ServiceExt;
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -47,6 +56,19 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     let policy = Policy::new(Profile::Mtp);
+    let hook = PodSecurityHook::new("mtp-system");
+    let router = match Registry::new([Arc::new(hook.clone()) as Arc<dyn Webhook>]) {
+        Ok(registry) => registry.router(),
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() else {
+        eprintln!("cannot start a tokio runtime");
+        return ExitCode::FAILURE;
+    };
+    let bytes = axum::body::Bytes::from(body.clone());
     let mut ok = 0usize;
     for _ in 0..n {
         let body = black_box(&body[..]);
@@ -54,6 +76,22 @@ fn main() -> ExitCode {
             "floor" => serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok(),
             "review" => policy.review_json(body).is_ok(),
             "typed" => serde_json::from_slice::<TypedReview>(body).is_ok(),
+            "hook" => hook
+                .review(body)
+                .map(|r| r.response.to_review_bytes(&r.uid))
+                .is_ok(),
+            "router" => rt.block_on(async {
+                let Ok(request) = axum::http::Request::post("/validate/pod-security")
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(bytes.clone()))
+                else {
+                    return false;
+                };
+                match router.clone().oneshot(request).await {
+                    Ok(response) => response.into_body().collect().await.is_ok(),
+                    Err(_) => false,
+                }
+            }),
             _ => true,
         } as usize;
     }

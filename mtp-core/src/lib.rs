@@ -10,6 +10,7 @@
 //! assert_eq!(objects.namespaces.len(), 1);
 //! ```
 
+pub mod diff;
 pub mod error;
 pub mod naming;
 pub mod plan;

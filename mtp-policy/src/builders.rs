@@ -149,11 +149,14 @@ pub fn validate_dns1123_label(field: &str, value: &str) -> Result<()> {
 
 /// What makes `value` not a DNS-1123 label, if anything.
 fn dns1123_problem(value: &str) -> Option<&'static str> {
-    let bytes = value.as_bytes();
+    dns1123_bytes_problem(value.as_bytes())
+}
+
+fn dns1123_bytes_problem(bytes: &[u8]) -> Option<&'static str> {
     let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
         return Some("must not be empty");
     };
-    if value.len() > 63 {
+    if bytes.len() > 63 {
         return Some("must be at most 63 characters");
     }
     if !bytes
@@ -192,7 +195,7 @@ fn is_quantity(value: &str) -> bool {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (number, suffix) = s.split_at(digits_end);
-    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+    if number.is_empty() || number == "." || number.bytes().filter(|&b| b == b'.').count() > 1 {
         return false;
     }
     match suffix {
@@ -223,21 +226,30 @@ fn validate_cidr(field: &str, value: &str) -> Result<()> {
 }
 
 fn validate_label(field: &str, key: &str, value: &str) -> Result<()> {
-    let name_ok = |s: &str, max: usize| {
-        !s.is_empty()
-            && s.len() <= max
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-            && s.as_bytes()[0].is_ascii_alphanumeric()
-            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
+    // Byte loops: every built object checks its labels, so this is on the plan's hot path.
+    fn name_ok(s: &[u8], max: usize) -> bool {
+        match (s.first(), s.last()) {
+            (Some(first), Some(last)) => {
+                s.len() <= max
+                    && first.is_ascii_alphanumeric()
+                    && last.is_ascii_alphanumeric()
+                    && s.iter()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            }
+            _ => false,
+        }
+    }
+    let bytes = key.as_bytes();
+    let (prefix, name) = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(i) => (Some(&bytes[..i]), &bytes[i + 1..]),
+        None => (None, bytes),
     };
-    let (prefix, name) = match key.rsplit_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, key),
-    };
-    let prefix_ok = prefix
-        .is_none_or(|p| p.len() <= 253 && p.split('.').all(|part| dns1123_problem(part).is_none()));
-    let value_ok = value.is_empty() || name_ok(value, 63);
+    let prefix_ok = prefix.is_none_or(|p| {
+        p.len() <= 253
+            && p.split(|&b| b == b'.')
+                .all(|part| dns1123_bytes_problem(part).is_none())
+    });
+    let value_ok = value.is_empty() || name_ok(value.as_bytes(), 63);
     if prefix_ok && name_ok(name, 63) && value_ok {
         Ok(())
     } else {

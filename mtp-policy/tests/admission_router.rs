@@ -634,3 +634,59 @@ fn configurations_and_docs() {
         json!(["CREATE", "UPDATE"])
     );
 }
+
+/// The pod-security hook reads the objects while it parses the review (one pass); the default
+/// path keeps them raw and calls `admit`. Both must give the same answer on every input.
+#[test]
+fn pod_security_one_pass_answers_exactly_as_admit() {
+    let hook = PodSecurityHook::new("mtp-system");
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    let dir = review_path("INDEX.tsv");
+    for entry in std::fs::read_dir(dir.parent().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            bodies.push(std::fs::read(path).unwrap());
+        }
+    }
+    let base = review("pods-create.kube-rs.json");
+    let mut variants = Vec::new();
+    let mut update = base.clone();
+    update["request"]["operation"] = json!("UPDATE");
+    update["request"]["oldObject"] = update["request"]["object"].clone();
+    variants.push(update.clone());
+    update["request"]["object"]["spec"]["containers"][0]["image"] = json!("echo:v2");
+    variants.push(update.clone());
+    update["request"]["oldObject"] = json!({"spec": {"containers": "broken"}});
+    variants.push(update.clone());
+    update["request"]["subResource"] = json!("ephemeralcontainers");
+    variants.push(update);
+    for object in [
+        json!(null),
+        json!("a string"),
+        json!({"kind": 7}),
+        json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": "x"}}),
+    ] {
+        let mut rv = base.clone();
+        rv["request"]["object"] = object;
+        variants.push(rv);
+    }
+    let mut no_uid = base.clone();
+    no_uid["request"]["uid"] = json!("");
+    variants.push(no_uid);
+    let mut v1beta1 = base;
+    v1beta1["apiVersion"] = json!("admission.k8s.io/v1beta1");
+    variants.push(v1beta1);
+    bodies.extend(variants.iter().map(|v| serde_json::to_vec(v).unwrap()));
+    bodies.extend([b"{".to_vec(), b"[]".to_vec(), b"{\"request\": 1}".to_vec()]);
+    assert!(bodies.len() > 15);
+    for body in &bodies {
+        let one_pass = hook.review(body);
+        let raw = mtp_policy::admission::review_raw(&hook, body);
+        assert_eq!(one_pass, raw, "{}", String::from_utf8_lossy(body));
+        if let Ok(reviewed) = one_pass {
+            let bytes: Value =
+                serde_json::from_slice(&reviewed.response.to_review_bytes(&reviewed.uid)).unwrap();
+            assert_eq!(bytes, reviewed.response.to_review(&reviewed.uid));
+        }
+    }
+}

@@ -253,6 +253,79 @@ impl Response {
     }
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewOut<'r> {
+    api_version: &'static str,
+    kind: &'static str,
+    response: ResponseOut<'r>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseOut<'r> {
+    uid: &'r str,
+    allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<StatusOut<'r>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patch: Option<String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'r [String],
+}
+
+#[derive(Serialize)]
+struct StatusOut<'r> {
+    code: u16,
+    reason: &'static str,
+    message: &'r str,
+}
+
+impl Response {
+    /// The same document as [`Response::to_review`], serialized straight to bytes (what the
+    /// router sends; no intermediate `serde_json::Value`).
+    pub fn to_review_bytes(&self, uid: &str) -> Vec<u8> {
+        let patch = (!self.patch.is_empty()).then(|| {
+            let json = serde_json::to_vec(&self.patch).unwrap_or_default();
+            base64::engine::general_purpose::STANDARD.encode(json)
+        });
+        let review = ReviewOut {
+            api_version: "admission.k8s.io/v1",
+            kind: "AdmissionReview",
+            response: ResponseOut {
+                uid,
+                allowed: self.allowed,
+                status: (!self.allowed).then(|| StatusOut {
+                    code: self.code,
+                    reason: match self.code {
+                        400 => "BadRequest",
+                        403 => "Forbidden",
+                        _ => "InternalError",
+                    },
+                    message: self.message.as_deref().unwrap_or_default(),
+                }),
+                patch_type: patch.is_some().then_some("JSONPatch"),
+                patch,
+                warnings: &self.warnings,
+            },
+        };
+        // Sized once: the envelope is under 200 bytes; the message and patch are escaped JSON.
+        let size = 200
+            + uid.len()
+            + self.message.as_ref().map_or(0, |m| m.len() + m.len() / 8)
+            + review.response.patch.as_ref().map_or(0, String::len)
+            + self.warnings.iter().map(|w| w.len() + 4).sum::<usize>();
+        let mut out = Vec::with_capacity(size);
+        // Strings, bools, integers and JSON values into a Vec: serialization cannot fail.
+        match serde_json::to_writer(&mut out, &review) {
+            Ok(()) => out,
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
 /// One admission webhook: what it matches, how it fails, what it does.
 pub trait Webhook: Send + Sync + 'static {
     /// The fully qualified, DNS-style name (at least three segments), e.g. `pod-security.mtp.dev`.
@@ -291,6 +364,44 @@ pub trait Webhook: Send + Sync + 'static {
     fn doc(&self) -> &str;
     /// The answer to one request.
     fn admit(&self, request: &Request<'_>) -> Response;
+    /// The answer to one whole AdmissionReview body, as the router calls it. The default parses
+    /// the review (keeping `object` and `oldObject` as raw JSON), checks its envelope and calls
+    /// [`Webhook::admit`]. A hook on a hot path may override it to read the objects in the same
+    /// pass; it must answer exactly as `admit` would.
+    fn review(&self, body: &[u8]) -> Result<Reviewed, ReviewError> {
+        review_raw(self, body)
+    }
+}
+
+/// The default [`Webhook::review`]: parse with the objects raw, check the envelope, [`Webhook::admit`].
+pub fn review_raw<W: Webhook + ?Sized>(hook: &W, body: &[u8]) -> Result<Reviewed, ReviewError> {
+    let review: AdmissionReview<'_> =
+        serde_json::from_slice(body).map_err(|e| ReviewError::Malformed(e.to_string()))?;
+    let request = review.request().map_err(ReviewError::Invalid)?;
+    Ok(Reviewed {
+        uid: request.uid().to_owned(),
+        response: hook.admit(request),
+    })
+}
+
+/// One AdmissionReview answered: the request's uid and the hook's response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reviewed {
+    /// The request's uid, echoed in the response.
+    pub uid: String,
+    /// The hook's answer.
+    pub response: Response,
+}
+
+/// Why an AdmissionReview body could not be answered (the router answers HTTP 400).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ReviewError {
+    /// The body is not JSON, or not shaped like an AdmissionReview.
+    #[error("the body is not a valid AdmissionReview: {0}")]
+    Malformed(String),
+    /// The envelope is wrong: apiVersion, kind, a missing request or uid.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Why a registry could not be built.

@@ -22,6 +22,21 @@ deserialize_fields!(AdmissionReview<'a>, "an AdmissionReview", {
     "request" => request,
 });
 
+impl<'a> AdmissionReview<'a> {
+    /// The request, after checking the envelope: `apiVersion` `admission.k8s.io/v1`, `kind`
+    /// `AdmissionReview`, a request with a non-empty uid. The error says what is wrong.
+    pub fn request(&self) -> Result<&Request<'a>, String> {
+        crate::pod_security::review::check_envelope(
+            self.api_version.as_deref(),
+            self.kind.as_deref(),
+            self.request.as_ref().map(|r| r.uid.as_deref()),
+        )?;
+        self.request
+            .as_ref()
+            .ok_or_else(|| "request is missing".to_owned())
+    }
+}
+
 /// Group, version and kind.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Gvk<'a> {

@@ -6,14 +6,13 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::any;
 use serde_json::json;
 
-use super::request::AdmissionReview;
-use super::{Registry, Webhook};
+use super::{Registry, ReviewError, Reviewed, Webhook};
 
 /// The apiserver's own limit on an AdmissionReview body.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -99,31 +98,29 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
-async fn handle(
-    State(state): State<HookState>,
-    method: Method,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> HttpResponse {
+async fn handle(State(state): State<HookState>, request: Request) -> HttpResponse {
     let started = Instant::now();
-    let name = state.hook.name();
-    let (outcome, response) = answer(&*state.hook, &method, &headers, body);
-    state.observer.observe(name, &outcome, started.elapsed());
+    // Method and content type are checked before the body is read; the headers are borrowed,
+    // not copied.
+    let (outcome, response) = match precheck(request.method(), request.headers()) {
+        Some(rejected) => rejected,
+        None => answer(&*state.hook, Bytes::from_request(request, &()).await),
+    };
+    state
+        .observer
+        .observe(state.hook.name(), &outcome, started.elapsed());
     response
 }
 
-fn answer(
-    hook: &dyn Webhook,
-    method: &Method,
-    headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> (Outcome, HttpResponse) {
-    let reject = |status: StatusCode, kind: &str, title: &str, detail: String| {
-        (
-            Outcome::Rejected(status.as_u16()),
-            problem(status, kind, title, detail),
-        )
-    };
+fn reject(status: StatusCode, kind: &str, title: &str, detail: String) -> (Outcome, HttpResponse) {
+    (
+        Outcome::Rejected(status.as_u16()),
+        problem(status, kind, title, detail),
+    )
+}
+
+/// Refuses anything but `POST` with `application/json`.
+fn precheck(method: &Method, headers: &HeaderMap) -> Option<(Outcome, HttpResponse)> {
     if method != Method::POST {
         let (outcome, mut response) = reject(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -134,20 +131,27 @@ fn answer(
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return (outcome, response);
+        return Some((outcome, response));
     }
     if !is_json(headers) {
         let got = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("none");
-        return reject(
+        return Some(reject(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             "Unsupported media type",
             format!("content type {got:?} is not supported: send application/json"),
-        );
+        ));
     }
+    None
+}
+
+fn answer(
+    hook: &dyn Webhook,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> (Outcome, HttpResponse) {
     let body = match body {
         Ok(body) if body.len() > super::router::MAX_BODY => return too_large(),
         Ok(body) => body,
@@ -161,20 +165,19 @@ fn answer(
             );
         }
     };
-    let review: AdmissionReview<'_> = match serde_json::from_slice(&body) {
-        Ok(review) => review,
-        Err(e) => {
+    // The hooks do not panic on any input; should one ever do, the request gets a 500 and the
+    // server goes on serving.
+    let reviewed = match catch_unwind(AssertUnwindSafe(|| hook.review(&body))) {
+        Ok(Ok(reviewed)) => reviewed,
+        Ok(Err(e @ ReviewError::Malformed(_))) => {
             return reject(
                 StatusCode::BAD_REQUEST,
                 "malformed-admission-review",
                 "Malformed AdmissionReview",
-                format!("the body is not a valid AdmissionReview: {e}"),
+                e.to_string(),
             );
         }
-    };
-    let request = match validate(&review) {
-        Ok(request) => request,
-        Err(detail) => {
+        Ok(Err(ReviewError::Invalid(detail))) => {
             return reject(
                 StatusCode::BAD_REQUEST,
                 "invalid-admission-review",
@@ -182,11 +185,6 @@ fn answer(
                 detail,
             );
         }
-    };
-    // The hooks do not panic on any input; should one ever do, the request gets a 500 and the
-    // server goes on serving.
-    let response = match catch_unwind(AssertUnwindSafe(|| hook.admit(request))) {
-        Ok(response) => response,
         Err(_) => {
             return reject(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -196,15 +194,15 @@ fn answer(
             );
         }
     };
+    let Reviewed { uid, mut response } = reviewed;
+    let mut http = HttpResponse::new(Body::from(response.to_review_bytes(&uid)));
     let outcome = if !response.allowed {
-        Outcome::Denied(response.checks.clone())
+        Outcome::Denied(std::mem::take(&mut response.checks))
     } else if response.patch.is_empty() {
         Outcome::Allowed
     } else {
         Outcome::Patched
     };
-    let review = response.to_review(request.uid());
-    let mut http = HttpResponse::new(Body::from(review.to_string()));
     http.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -224,30 +222,4 @@ fn too_large() -> (Outcome, HttpResponse) {
             ),
         ),
     )
-}
-
-fn validate<'r, 'a>(review: &'r AdmissionReview<'a>) -> Result<&'r super::Request<'a>, String> {
-    match review.api_version.as_deref() {
-        Some("admission.k8s.io/v1") => {}
-        Some(other) => {
-            return Err(format!(
-                "apiVersion is {other:?}; this webhook speaks admission.k8s.io/v1"
-            ));
-        }
-        None => {
-            return Err(
-                "apiVersion is missing; this webhook speaks admission.k8s.io/v1".to_owned(),
-            );
-        }
-    }
-    match review.kind.as_deref() {
-        Some("AdmissionReview") => {}
-        Some(other) => return Err(format!("kind is {other:?}, expected \"AdmissionReview\"")),
-        None => return Err("kind is missing, expected \"AdmissionReview\"".to_owned()),
-    }
-    let request = review.request.as_ref().ok_or("request is missing")?;
-    if request.uid.as_deref().is_none_or(str::is_empty) {
-        return Err("request.uid is missing".to_owned());
-    }
-    Ok(request)
 }

@@ -25,7 +25,7 @@ pub mod model;
 pub mod mtp;
 mod pss;
 pub mod quantity;
-mod review;
+pub(crate) mod review;
 mod view;
 
 use std::fmt;
@@ -35,7 +35,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use model::{Object, ObjectMeta, Spec};
-pub use review::{AdmissionRequest, AdmissionReview, GroupVersionKind};
+pub use review::{AdmissionRequest, AdmissionReview, GroupVersionKind, GroupVersionResource};
 use view::PodView;
 
 /// The newest Kubernetes minor version whose Pod Security Standards this crate knows (`v1.37`).

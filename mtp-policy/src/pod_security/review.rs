@@ -39,6 +39,23 @@ deserialize_fields!(GroupVersionKind<'a>, "a group, version and kind", {
     "kind" => kind,
 });
 
+/// The API group, version and resource of the request.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GroupVersionResource<'a> {
+    /// Group (`""` for core).
+    pub group: Option<Text<'a>>,
+    /// Version.
+    pub version: Option<Text<'a>>,
+    /// Resource (plural, e.g. `pods`).
+    pub resource: Option<Text<'a>>,
+}
+
+deserialize_fields!(GroupVersionResource<'a>, "a group, version and resource", {
+    "group" => group,
+    "version" => version,
+    "resource" => resource,
+});
+
 /// The parts of an AdmissionRequest that pod security reads.
 #[derive(Debug, Default)]
 pub struct AdmissionRequest<'a> {
@@ -46,6 +63,8 @@ pub struct AdmissionRequest<'a> {
     pub uid: Option<Text<'a>>,
     /// The kind of the object.
     pub kind: Option<GroupVersionKind<'a>>,
+    /// The resource (`pods`, `deployments`...).
+    pub resource: Option<GroupVersionResource<'a>>,
     /// The subresource (`ephemeralcontainers`), if any.
     pub sub_resource: Option<Text<'a>>,
     /// CREATE, UPDATE, DELETE or CONNECT.
@@ -56,17 +75,44 @@ pub struct AdmissionRequest<'a> {
     pub name: Option<Text<'a>>,
     /// The object as it would be stored (absent for DELETE).
     pub object: Option<Object<'a>>,
+    /// The object as it is stored (UPDATE and DELETE).
+    pub old_object: Option<Object<'a>>,
 }
 
 deserialize_fields!(AdmissionRequest<'a>, "an AdmissionRequest", {
     "uid" => uid,
     "kind" => kind,
+    "resource" => resource,
     "subResource" => sub_resource,
     "operation" => operation,
     "namespace" => namespace,
     "name" => name,
     "object" => object,
+    "oldObject" => old_object,
 });
+
+impl AdmissionRequest<'_> {
+    /// The resource (`pods`), or `""`.
+    pub fn resource(&self) -> &str {
+        self.resource
+            .as_ref()
+            .and_then(|r| r.resource.as_deref())
+            .unwrap_or("")
+    }
+
+    /// The subresource (`ephemeralcontainers`), or `""`.
+    pub fn sub_resource(&self) -> &str {
+        self.sub_resource.as_deref().unwrap_or("")
+    }
+
+    /// Whether this is an UPDATE of a pod itself (not of a subresource), the one update Pod
+    /// Security Admission re-evaluates only when containers, images or annotations change.
+    pub fn is_pod_update(&self) -> bool {
+        self.operation.as_deref() == Some("UPDATE")
+            && self.resource() == "pods"
+            && self.sub_resource().is_empty()
+    }
+}
 
 impl<'a> AdmissionReview<'a> {
     /// Parses the body of an admission request.
@@ -76,32 +122,45 @@ impl<'a> AdmissionReview<'a> {
 
     /// The request, after checking apiVersion, kind and uid.
     pub fn request(&self) -> Result<&AdmissionRequest<'a>> {
-        match self.api_version.as_deref() {
-            Some("admission.k8s.io/v1") => {}
-            Some(other) => {
-                return Err(Error::InvalidReview(format!(
-                    "apiVersion is {other:?}, expected \"admission.k8s.io/v1\""
-                )));
-            }
-            None => return Err(Error::InvalidReview("apiVersion is missing".into())),
-        }
-        match self.kind.as_deref() {
-            Some("AdmissionReview") => {}
-            Some(other) => {
-                return Err(Error::InvalidReview(format!(
-                    "kind is {other:?}, expected \"AdmissionReview\""
-                )));
-            }
-            None => return Err(Error::InvalidReview("kind is missing".into())),
-        }
-        let request = self
-            .request
+        check_envelope(
+            self.api_version.as_deref(),
+            self.kind.as_deref(),
+            self.request.as_ref().map(|r| r.uid.as_deref()),
+        )
+        .map_err(Error::InvalidReview)?;
+        self.request
             .as_ref()
-            .ok_or_else(|| Error::InvalidReview("request is missing".into()))?;
-        if request.uid.as_deref().is_none_or(str::is_empty) {
-            return Err(Error::InvalidReview("request.uid is missing".into()));
+            .ok_or_else(|| Error::InvalidReview("request is missing".into()))
+    }
+}
+
+/// Checks the envelope of an AdmissionReview: `apiVersion` `admission.k8s.io/v1`, `kind`
+/// `AdmissionReview`, a request (`Some`) with a non-empty uid. The error says what is wrong.
+pub(crate) fn check_envelope(
+    api_version: Option<&str>,
+    kind: Option<&str>,
+    request_uid: Option<Option<&str>>,
+) -> std::result::Result<(), String> {
+    match api_version {
+        Some("admission.k8s.io/v1") => {}
+        Some(other) => {
+            return Err(format!(
+                "apiVersion is {other:?}; this webhook speaks admission.k8s.io/v1"
+            ));
         }
-        Ok(request)
+        None => {
+            return Err("apiVersion is missing; this webhook speaks admission.k8s.io/v1".into());
+        }
+    }
+    match kind {
+        Some("AdmissionReview") => {}
+        Some(other) => return Err(format!("kind is {other:?}, expected \"AdmissionReview\"")),
+        None => return Err("kind is missing, expected \"AdmissionReview\"".into()),
+    }
+    match request_uid {
+        None => Err("request is missing".into()),
+        Some(uid) if uid.is_none_or(str::is_empty) => Err("request.uid is missing".into()),
+        Some(_) => Ok(()),
     }
 }
 

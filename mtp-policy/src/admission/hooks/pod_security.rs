@@ -3,7 +3,11 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::{system_namespaces, tenant_namespaces};
-use crate::admission::{FailurePolicy, Operation, Request, Response, Rule, Webhook, WebhookKind};
+use crate::admission::{
+    FailurePolicy, Operation, Request, Response, ReviewError, Reviewed, Rule, Webhook, WebhookKind,
+    review_raw,
+};
+use crate::pod_security::AdmissionReview;
 use crate::pod_security::model::{Container, Object};
 use crate::pod_security::{Policy, Profile};
 
@@ -98,15 +102,53 @@ impl Webhook for PodSecurityHook {
         let is_pod_update = request.operation() == Some(Operation::Update)
             && request.resource() == "pods"
             && request.sub_resource().is_empty();
-        if is_pod_update {
-            let old: Option<Object<'_>> = request
+        let old: Option<Object<'_>> = if is_pod_update {
+            request
                 .old_object_json()
-                .and_then(|o| serde_json::from_str(o).ok());
-            if old.is_some_and(|old| !significant_update(&old, &object)) {
-                return Response::allow();
+                .and_then(|o| serde_json::from_str(o).ok())
+        } else {
+            None
+        };
+        self.decide(&object, old.as_ref(), is_pod_update)
+    }
+
+    /// One pass over the body: the objects are read as the review is parsed, not kept raw and
+    /// parsed again. Bodies that do not read that way (a malformed review or object) take the
+    /// default path, so the answer is exactly that of [`Webhook::admit`].
+    fn review(&self, body: &[u8]) -> Result<Reviewed, ReviewError> {
+        let Ok(review) = serde_json::from_slice::<AdmissionReview<'_>>(body) else {
+            return review_raw(self, body);
+        };
+        let request = review.request().map_err(|e| match e {
+            crate::pod_security::Error::InvalidReview(detail) => ReviewError::Invalid(detail),
+            other => ReviewError::Invalid(other.to_string()),
+        })?;
+        let response = match &request.object {
+            None => Response::allow(),
+            Some(object) => {
+                let is_pod_update = request.is_pod_update();
+                let old = request.old_object.as_ref().filter(|_| is_pod_update);
+                self.decide(object, old, is_pod_update)
             }
+        };
+        Ok(Reviewed {
+            uid: request.uid.as_deref().unwrap_or_default().to_owned(),
+            response,
+        })
+    }
+}
+
+impl PodSecurityHook {
+    fn decide(
+        &self,
+        object: &Object<'_>,
+        old: Option<&Object<'_>>,
+        is_pod_update: bool,
+    ) -> Response {
+        if is_pod_update && old.is_some_and(|old| !significant_update(old, object)) {
+            return Response::allow();
         }
-        match self.policy.evaluate(&object) {
+        match self.policy.evaluate(object) {
             Ok(evaluation) if evaluation.allowed() => Response::allow(),
             Ok(evaluation) => {
                 let mut checks: Vec<String> = evaluation

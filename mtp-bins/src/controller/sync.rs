@@ -1,0 +1,188 @@
+//! Store → cluster sync: each live tenant of the store is applied as a `Tenant` resource (the
+//! spec fields the store owns, field manager `mtp-controller-sync`), and Tenants that came from
+//! the store (annotation `mtp.dev/store-id`) whose record was deleted are deleted. Runs on start
+//! and on a period; the cluster side is read from the controller's Tenant cache, so a round with
+//! nothing to change makes no API call, and a round that failed (apiserver unreachable) is simply
+//! done again by the next: applies are idempotent by name, so nothing is lost or duplicated.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::runtime::reflector::Store as Cache;
+use kube::{Api, Client, ResourceExt};
+use mtp_core::plan::MANAGED_BY;
+use mtp_core::store::MAX_PAGE_SIZE;
+use mtp_core::{ListParams, Store, StoreError, Tenant, TenantRecord, TenantSpec};
+use serde_json::json;
+use tracing::{info, warn};
+
+use super::{ControllerMetrics, kube_message};
+
+/// The annotation naming the store id of a Tenant the sync applied.
+pub const STORE_ID_ANNOTATION: &str = "mtp.dev/store-id";
+/// The field manager of the sync's writes.
+pub const SYNC_FIELD_MANAGER: &str = "mtp-controller-sync";
+
+/// An error that stops a sync round before it wrote anything.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The store cannot be read.
+    #[error("cannot read the store: {0}")]
+    Store(#[source] StoreError),
+}
+
+/// What a sync round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Tenants applied (new or changed), by name.
+    pub applied: Vec<String>,
+    /// Tenants deleted, by name.
+    pub deleted: Vec<String>,
+    /// Tenants already right.
+    pub unchanged: usize,
+    /// Writes that failed: tenant name and the apiserver's message. The next round retries them.
+    pub failed: Vec<(String, String)>,
+}
+
+/// A live tenant of the store with its spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// The store record.
+    pub record: TenantRecord,
+    /// The spec it makes, members included.
+    pub spec: TenantSpec,
+}
+
+/// Reads every live tenant of the store and its members.
+pub async fn desired(store: &dyn Store) -> Result<Vec<Desired>, SyncError> {
+    let mut out = Vec::new();
+    let mut params = ListParams {
+        limit: MAX_PAGE_SIZE,
+        ..ListParams::default()
+    };
+    loop {
+        let page = store
+            .list_tenants(&params)
+            .await
+            .map_err(SyncError::Store)?;
+        for record in page.items {
+            let members = match store.list_members(record.id).await {
+                Ok(members) => members,
+                // Deleted between the list and now: the next round deletes its Tenant.
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(SyncError::Store(e)),
+            };
+            let spec = record.fields.to_spec(&members);
+            out.push(Desired { record, spec });
+        }
+        match page.next_cursor {
+            Some(cursor) => params.cursor = Some(cursor),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The body the sync applies for `desired`: name, label, store-id annotation and spec.
+pub fn tenant_body(desired: &Desired) -> serde_json::Value {
+    json!({
+        "apiVersion": "mtp.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {
+            "name": desired.record.name,
+            "labels": {MANAGED_BY.0: MANAGED_BY.1},
+            "annotations": {STORE_ID_ANNOTATION: desired.record.id.to_string()},
+        },
+        "spec": desired.spec,
+    })
+}
+
+fn store_id(tenant: &Tenant) -> Option<&str> {
+    tenant
+        .annotations()
+        .get(STORE_ID_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// One round: applies what differs, deletes what the store no longer has. Reads the cluster from
+/// `cluster` (the controller's Tenant cache).
+pub async fn sync_once(
+    store: &dyn Store,
+    client: &Client,
+    cluster: &Cache<Tenant>,
+) -> Result<SyncReport, SyncError> {
+    let wanted = desired(store).await?;
+    let api: Api<Tenant> = Api::all(client.clone());
+    let existing: BTreeMap<String, Arc<Tenant>> = cluster
+        .state()
+        .into_iter()
+        .map(|t| (t.name_any(), t))
+        .collect();
+    let mut report = SyncReport::default();
+    let params = PatchParams::apply(SYNC_FIELD_MANAGER).force();
+    for d in &wanted {
+        let name = &d.record.name;
+        let id = d.record.id.to_string();
+        let current = existing
+            .get(name)
+            .is_some_and(|t| t.spec == d.spec && store_id(t) == Some(id.as_str()));
+        if current {
+            report.unchanged += 1;
+            continue;
+        }
+        match api
+            .patch(name, &params, &Patch::Apply(tenant_body(d)))
+            .await
+        {
+            Ok(_) => report.applied.push(name.clone()),
+            Err(e) => report.failed.push((name.clone(), kube_message(&e))),
+        }
+    }
+    let live: HashSet<&str> = wanted.iter().map(|d| d.record.name.as_str()).collect();
+    for (name, tenant) in &existing {
+        if store_id(tenant).is_none()
+            || live.contains(name.as_str())
+            || tenant.metadata.deletion_timestamp.is_some()
+        {
+            continue;
+        }
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => report.deleted.push(name.clone()),
+            Err(kube::Error::Api(s)) if s.is_not_found() => report.deleted.push(name.clone()),
+            Err(e) => report.failed.push((name.clone(), kube_message(&e))),
+        }
+    }
+    Ok(report)
+}
+
+/// Runs [`sync_once`] now and then every `interval`, forever.
+pub async fn run_forever(
+    store: Arc<dyn Store>,
+    client: Client,
+    cluster: Cache<Tenant>,
+    interval: Duration,
+    metrics: Arc<ControllerMetrics>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match sync_once(store.as_ref(), &client, &cluster).await {
+            Ok(report) => {
+                let ok = report.failed.is_empty();
+                metrics.observe_sync(ok, report.applied.len() as u64, report.deleted.len() as u64);
+                if !report.applied.is_empty() || !report.deleted.is_empty() {
+                    info!(applied = ?report.applied, deleted = ?report.deleted, "store sync");
+                }
+                for (name, message) in &report.failed {
+                    warn!(tenant = %name, error = %message, "store sync: cannot write the Tenant; retrying next round");
+                }
+            }
+            Err(e) => {
+                metrics.observe_sync(false, 0, 0);
+                warn!(error = %e, "store sync failed; retrying next round");
+            }
+        }
+    }
+}
