@@ -4,6 +4,7 @@
 
 pub mod apiserver;
 pub mod controller;
+pub mod install;
 pub mod mtpctl;
 pub mod webhook;
 

@@ -76,6 +76,8 @@ pub enum Command {
     },
     /// Print the objects the controller would apply for a Tenant file, as YAML (offline).
     Render(render::RenderArgs),
+    /// Print every manifest of an mtp installation (offline), for `kubectl apply -f -`.
+    Install(crate::install::InstallArgs),
     /// Show and switch contexts.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -315,6 +317,10 @@ async fn run_once(cli: &Cli, io: &mut Io<'_>) -> Result<(), CliError> {
         Command::Render(args) => {
             let yaml = render::run(args)?;
             io.out.write_all(yaml.as_bytes()).map_err(io_err)
+        }
+        Command::Install(args) => {
+            let text = crate::install::run(args)?;
+            io.out.write_all(text.as_bytes()).map_err(io_err)
         }
         Command::Completion { shell } => {
             // Into a buffer first: clap_complete panics on a write error (a closed pipe).
