@@ -147,3 +147,38 @@ fn docs_describe_every_hook() {
         }
     }
 }
+
+/// `docs/policies.md` is the Markdown policy reference generated from the registry; it must be
+/// what the binary prints today.
+#[test]
+fn policy_reference_in_docs_is_up_to_date() {
+    let out = run(&[
+        "docs",
+        "--format",
+        "markdown",
+        "--platform-namespace",
+        "mtp-system",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let generated = String::from_utf8(out.stdout).unwrap();
+    for hook in [
+        "## `pod-security.mtp.dev`",
+        "## `tenant-labels.mtp.dev`",
+        "## `protected-namespaces.mtp.dev`",
+        "## `namespace-labels.mtp.dev`",
+    ] {
+        assert!(generated.contains(hook), "{hook} missing from\n{generated}");
+    }
+    assert!(generated.contains("| failure policy | Fail |"));
+    assert!(generated.contains("| CREATE, UPDATE | core | pods, pods/ephemeralcontainers"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/policies.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/policies.md is not up to date; regenerate it with:\n  \
+         cargo run -q -p mtp-bins --bin mtp-webhook -- docs --format markdown > docs/policies.md"
+    );
+    let bad = run(&["docs", "--format", "html"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid value 'html'"));
+}

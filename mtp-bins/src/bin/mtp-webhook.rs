@@ -39,11 +39,14 @@ enum Command {
     Serve(ServeArgs),
     /// Print the ValidatingWebhookConfiguration and MutatingWebhookConfiguration as YAML.
     Manifests(ManifestsArgs),
-    /// Print what each webhook does, as JSON.
+    /// Print what each webhook does, as JSON (default) or as a Markdown policy reference.
     Docs {
         /// The platform's namespace.
         #[arg(long, env = "MTP_PLATFORM_NAMESPACE", default_value = "mtp-system")]
         platform_namespace: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: manifests::DocsFormat,
     },
 }
 
@@ -69,8 +72,15 @@ fn main() -> ExitCode {
             }
         }
         Command::Manifests(args) => print(manifests::render(&args)),
-        Command::Docs { platform_namespace } => {
-            print(manifests::docs(&platform_namespace).map(|d| d + "\n"))
+        Command::Docs {
+            platform_namespace,
+            format,
+        } => {
+            let docs = match format {
+                manifests::DocsFormat::Json => manifests::docs(&platform_namespace),
+                manifests::DocsFormat::Markdown => manifests::docs_markdown(&platform_namespace),
+            };
+            print(docs.map(|d| d + "\n"))
         }
         Command::Serve(args) => {
             init_logging(cli.log_format);
