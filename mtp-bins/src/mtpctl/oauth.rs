@@ -155,13 +155,21 @@ async fn post_form<T: serde::de::DeserializeOwned>(
     url: &str,
     form: &[(&str, String)],
 ) -> Result<Result<T, OAuthError>, CliError> {
-    let resp = http
-        .post(url)
-        .header("Accept", "application/json")
-        .form(form)
-        .send()
-        .await
-        .map_err(|e| unreachable_idp(url, &e))?;
+    let send = || {
+        http.post(url)
+            .header("Accept", "application/json")
+            .form(form)
+            .send()
+    };
+    let resp = match send().await {
+        Ok(resp) => resp,
+        // A pooled keep-alive connection the IdP closed just as it was reused (the device flow
+        // polls every `interval` seconds, about the idle timeout of common servers, e.g. Node's
+        // 5 s) fails with a reset before the IdP read the request: one fresh try on a new
+        // connection. Timeouts are not retried.
+        Err(e) if !e.is_timeout() => send().await.map_err(|e| unreachable_idp(url, &e))?,
+        Err(e) => return Err(unreachable_idp(url, &e)),
+    };
     let status = resp.status();
     let bytes = resp.bytes().await.map_err(|e| unreachable_idp(url, &e))?;
     if status.is_success() {
