@@ -301,6 +301,31 @@ async fn members_on<C: ConnectionTrait>(conn: &C, tenant_id: Uuid) -> Result<Vec
         .collect()
 }
 
+/// Sets the stored fields of a tenant (not its name, members or version) on an update.
+fn set_fields(
+    update: sea_orm::UpdateMany<tenant::Entity>,
+    fields: &TenantFields,
+    namespaces: String,
+    quota: Option<String>,
+) -> sea_orm::UpdateMany<tenant::Entity> {
+    update
+        .col_expr(
+            tenant::Column::DisplayName,
+            Expr::value(fields.display_name.clone()),
+        )
+        .col_expr(tenant::Column::Tier, Expr::value(fields.tier.as_str()))
+        .col_expr(
+            tenant::Column::OwnerEmail,
+            Expr::value(fields.owner_email.clone()),
+        )
+        .col_expr(
+            tenant::Column::Egress,
+            Expr::value(fields.egress.map(|e| e.as_str().to_string())),
+        )
+        .col_expr(tenant::Column::Namespaces, Expr::value(namespaces))
+        .col_expr(tenant::Column::Quota, Expr::value(quota))
+}
+
 /// Bumps the version of a live tenant (only if it is `expected`, when given), applying `set`
 /// in the same statement, and answers the new record. Writing first keeps SQLite transactions
 /// from having to upgrade a read lock.
@@ -613,21 +638,7 @@ impl Store for SeaStore {
         let quota = fields.quota.as_ref().map(json).transpose()?;
         let record = self
             .versioned_write(id, expected_version, |u| {
-                u.col_expr(
-                    tenant::Column::DisplayName,
-                    Expr::value(fields.display_name.clone()),
-                )
-                .col_expr(tenant::Column::Tier, Expr::value(fields.tier.as_str()))
-                .col_expr(
-                    tenant::Column::OwnerEmail,
-                    Expr::value(fields.owner_email.clone()),
-                )
-                .col_expr(
-                    tenant::Column::Egress,
-                    Expr::value(fields.egress.map(|e| e.as_str().to_string())),
-                )
-                .col_expr(tenant::Column::Namespaces, Expr::value(namespaces))
-                .col_expr(tenant::Column::Quota, Expr::value(quota))
+                set_fields(u, &fields, namespaces, quota)
             })
             .await?;
         record.ok_or_else(|| tenant_not_found(id))
@@ -759,21 +770,7 @@ impl Store for SeaStore {
         let txn = self.db.begin().await.map_err(map_db)?;
         let result = async {
             let record = bump_on(&txn, id, Some(expected_version), |u| {
-                u.col_expr(
-                    tenant::Column::DisplayName,
-                    Expr::value(fields.display_name.clone()),
-                )
-                .col_expr(tenant::Column::Tier, Expr::value(fields.tier.as_str()))
-                .col_expr(
-                    tenant::Column::OwnerEmail,
-                    Expr::value(fields.owner_email.clone()),
-                )
-                .col_expr(
-                    tenant::Column::Egress,
-                    Expr::value(fields.egress.map(|e| e.as_str().to_string())),
-                )
-                .col_expr(tenant::Column::Namespaces, Expr::value(namespaces))
-                .col_expr(tenant::Column::Quota, Expr::value(quota))
+                set_fields(u, &fields, namespaces, quota)
             })
             .await?;
             Self::check_namespaces_on(&txn, &record.name, &record.fields.namespaces, Some(id))
