@@ -19,11 +19,13 @@
 //! # }
 //! ```
 
+pub mod cache;
 pub mod entity;
 pub mod error;
 pub mod migration;
 mod store;
 
+pub use cache::{CacheStats, CachedStore};
 pub use error::Result;
 pub use migration::Migrator;
 pub use store::{SQLITE_BUSY_TIMEOUT, SeaStore};

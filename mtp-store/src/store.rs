@@ -1,6 +1,7 @@
 //! [`SeaStore`]: the [`Store`] on a sea-orm connection.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -34,7 +35,14 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+    /// SQLite takes one writer at a time: the store's own writers queue here, in turn, rather
+    /// than in SQLite's busy handler, which sleeps (1, 2, 5, 10… ms) between tries. `None` on
+    /// PostgreSQL, whose writers do not block each other.
+    write_turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
+
+/// The store's turn to write, held until the transaction ends.
+type WriteTurn = Option<tokio::sync::OwnedMutexGuard<()>>;
 
 /// Shows the backend only: connection details (the URL may hold a password) never appear.
 impl std::fmt::Debug for SeaStore {
@@ -96,7 +104,29 @@ impl SeaStore {
             },
             other => map_db(other),
         })?;
-        Ok(SeaStore { db })
+        let write_turn = (db.get_database_backend() == DbBackend::Sqlite)
+            .then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(SeaStore { db, write_turn })
+    }
+
+    /// Waits for the store's turn to write (SQLite), at most [`ACQUIRE_TIMEOUT`].
+    async fn write_turn(&self) -> Result<WriteTurn> {
+        let Some(turn) = &self.write_turn else {
+            return Ok(None);
+        };
+        match tokio::time::timeout(ACQUIRE_TIMEOUT, Arc::clone(turn).lock_owned()).await {
+            Ok(guard) => Ok(Some(guard)),
+            Err(_) => Err(StoreError::Unavailable {
+                source: "the database is busy: no turn to write within the timeout".into(),
+            }),
+        }
+    }
+
+    /// Begins a write transaction in the store's turn (keep the turn until it ends).
+    async fn begin_write(&self) -> Result<(WriteTurn, DatabaseTransaction)> {
+        let turn = self.write_turn().await?;
+        let txn = self.db.begin().await.map_err(map_db)?;
+        Ok((turn, txn))
     }
 
     /// Connects and runs the migrations: what the binaries do at start.
@@ -386,10 +416,20 @@ impl SeaStore {
             .into_iter()
             .map(str::to_string)
             .collect();
+        // Names that start with `name-`: on SQLite (binary collation) as a range the name index
+        // answers, `name-` <= n < `name.` ('.' follows '-'); PostgreSQL's collation may not
+        // order bytes, so there it is a LIKE (names hold no LIKE wildcards).
+        let longer = if conn.get_database_backend() == DbBackend::Sqlite {
+            Condition::all()
+                .add(tenant::Column::Name.gt(format!("{name}-")))
+                .add(tenant::Column::Name.lt(format!("{name}.")))
+        } else {
+            Condition::all().add(tenant::Column::Name.like(format!("{name}-%")))
+        };
         let mut query = tenant::Entity::find().filter(live()).filter(
             Condition::any()
                 .add(tenant::Column::Name.is_in(prefixes))
-                .add(tenant::Column::Name.like(format!("{name}-%"))),
+                .add(longer),
         );
         if let Some(id) = except {
             query = query.filter(tenant::Column::Id.ne(id));
@@ -525,7 +565,7 @@ impl SeaStore {
         expected_version: i64,
         set: impl FnOnce(sea_orm::UpdateMany<tenant::Entity>) -> sea_orm::UpdateMany<tenant::Entity>,
     ) -> Result<Option<TenantRecord>> {
-        let txn = self.db.begin().await.map_err(map_db)?;
+        let (_turn, txn) = self.begin_write().await?;
         let update = tenant::Entity::update_many()
             .col_expr(tenant::Column::Version, Expr::value(expected_version + 1))
             .col_expr(tenant::Column::UpdatedAt, Expr::value(Utc::now()))
@@ -710,6 +750,7 @@ impl Store for SeaStore {
 
     async fn append_audit(&self, record: NewAuditRecord) -> Result<AuditRecord> {
         record.validate()?;
+        let _turn = self.write_turn().await?;
         insert_audit(&self.db, record).await
     }
 
@@ -728,7 +769,7 @@ impl Store for SeaStore {
         audit.validate()?;
         let id = Uuid::new_v4();
         let row = tenant_row(id, &new)?;
-        let txn = self.db.begin().await.map_err(map_db)?;
+        let (_turn, txn) = self.begin_write().await?;
         let result = async {
             match tenant::Entity::insert(row.clone())
                 .exec_without_returning(&txn)
@@ -767,7 +808,7 @@ impl Store for SeaStore {
         audit.validate()?;
         let namespaces = json(&fields.namespaces)?;
         let quota = fields.quota.as_ref().map(json).transpose()?;
-        let txn = self.db.begin().await.map_err(map_db)?;
+        let (_turn, txn) = self.begin_write().await?;
         let result = async {
             let record = bump_on(&txn, id, Some(expected_version), |u| {
                 set_fields(u, &fields, namespaces, quota)
@@ -800,7 +841,7 @@ impl Store for SeaStore {
         audit: NewAuditRecord,
     ) -> Result<()> {
         audit.validate()?;
-        let txn = self.db.begin().await.map_err(map_db)?;
+        let (_turn, txn) = self.begin_write().await?;
         let result = async {
             let now = Utc::now();
             let update = {
@@ -848,7 +889,7 @@ impl Store for SeaStore {
     ) -> Result<(Member, TenantRecord)> {
         validate_member_user(&new.user)?;
         audit.validate()?;
-        let txn = self.db.begin().await.map_err(map_db)?;
+        let (_turn, txn) = self.begin_write().await?;
         let result = async {
             let record = bump_on(&txn, tenant_id, None, |u| u).await?;
             let mut added = insert_members(&txn, tenant_id, std::slice::from_ref(&new)).await?;
@@ -870,7 +911,7 @@ impl Store for SeaStore {
     ) -> Result<TenantRecord> {
         validate_member_user(user)?;
         audit.validate()?;
-        let txn = self.db.begin().await.map_err(map_db)?;
+        let (_turn, txn) = self.begin_write().await?;
         let result = async {
             let record = bump_on(&txn, tenant_id, None, |u| u).await?;
             let done = member::Entity::delete_many()

@@ -61,6 +61,12 @@ pub struct ApiArgs {
         hide_env_values = true
     )]
     pub database_url: Secret,
+    /// How long the tenant and member reads that authorize each call are cached, e.g. `5s`,
+    /// `500ms`, `0` (off). Writes through this server are seen at once; writes by other
+    /// processes after at most this long. Default: 5s on SQLite (this server is its only
+    /// writer), off on PostgreSQL (replicas write too).
+    #[arg(long, env = "MTP_READ_CACHE_TTL", value_parser = parse_duration)]
+    pub read_cache_ttl: Option<Duration>,
     /// Address to listen on.
     #[arg(long, env = "MTP_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -94,6 +100,38 @@ pub struct ApiArgs {
     /// Authentication and rate limits.
     #[command(flatten)]
     pub auth: AuthArgs,
+}
+
+/// The read cache's TTL when `--read-cache-ttl` is not given, for a database URL.
+pub const SQLITE_READ_CACHE_TTL: Duration = Duration::from_secs(5);
+
+impl ApiArgs {
+    /// The read cache's time to live: the flag, else 5 s on SQLite and off elsewhere.
+    pub fn read_cache_ttl(&self) -> Duration {
+        self.read_cache_ttl.unwrap_or_else(|| {
+            if self.database_url.expose().starts_with("sqlite:") {
+                SQLITE_READ_CACHE_TTL
+            } else {
+                Duration::ZERO
+            }
+        })
+    }
+}
+
+/// Parses `250ms`, `5s`, `2m`, or bare seconds (`0` is off).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration: use e.g. 500ms, 5s, 2m or 0"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        _ => Err(format!("{s:?}: unknown unit {unit:?}: use ms, s or m")),
+    }
 }
 
 /// Never shows the database URL or the Redis URL.
@@ -361,5 +399,37 @@ mod tests {
         assert_eq!(a.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(a.auth.auth_mode, AuthMode::StaticKeys);
         assert_eq!(a.auth_config(), AuthConfigView::default());
+    }
+
+    #[test]
+    fn the_read_cache_is_on_for_sqlite_and_off_for_postgres_unless_set() {
+        let a = ApiArgs::parse_with_config(["mtp-apiserver"]).unwrap();
+        assert_eq!(a.read_cache_ttl(), SQLITE_READ_CACHE_TTL);
+        let a = ApiArgs::parse_with_config([
+            "mtp-apiserver",
+            "--database-url",
+            "postgres://127.0.0.1/test",
+        ])
+        .unwrap();
+        assert_eq!(a.read_cache_ttl(), Duration::ZERO);
+        let a = ApiArgs::parse_with_config([
+            "mtp-apiserver",
+            "--database-url",
+            "postgres://127.0.0.1/test",
+            "--read-cache-ttl",
+            "250ms",
+        ])
+        .unwrap();
+        assert_eq!(a.read_cache_ttl(), Duration::from_millis(250));
+        let a = ApiArgs::parse_with_config(["mtp-apiserver", "--read-cache-ttl", "0"]).unwrap();
+        assert_eq!(a.read_cache_ttl(), Duration::ZERO);
+        let err = ApiArgs::parse_with_config(["mtp-apiserver", "--read-cache-ttl", "5h"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("--read-cache-ttl") && err.contains("unknown unit"),
+            "{err}"
+        );
     }
 }

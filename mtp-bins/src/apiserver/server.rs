@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use mtp_auth::layer::TrustedProxies;
-use mtp_store::SeaStore;
+use mtp_store::{CachedStore, SeaStore};
 use tokio::net::TcpListener;
 
 use super::config::{self, ApiArgs, ClusterStatus};
@@ -45,7 +45,13 @@ pub async fn prepare(args: &ApiArgs) -> anyhow::Result<Prepared> {
             "--auth-mode none: every request is the platform admin \"dev\"; local development only"
         );
     }
-    let mut state = ApiState::new(Arc::new(store), authn.auth);
+    let ttl = args.read_cache_ttl();
+    let store: Arc<dyn mtp_core::Store> = if ttl.is_zero() {
+        Arc::new(store)
+    } else {
+        Arc::new(CachedStore::new(store, ttl))
+    };
+    let mut state = ApiState::new(store, authn.auth);
     state.identity_limiter = Some(args.auth.rate_limiter()?);
     state.ip_limiter = config::ip_limiter(args)?;
     state.trusted_proxies = TrustedProxies::parse(&args.trusted_proxies)?;
