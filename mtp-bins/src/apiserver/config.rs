@@ -97,7 +97,7 @@ pub struct ApiArgs {
     /// and the process exits anyway.
     #[arg(long, env = "MTP_DRAIN_TIMEOUT", default_value_t = 30)]
     pub drain_timeout: u64,
-    /// Prefix of the rate-limit keys in Redis (`<prefix>id:<user>`, `<prefix>ip:<address>`):
+    /// Prefix of the rate-limit keys in Redis (budgets under `<prefix>id:` and `<prefix>ip:`):
     /// replicas sharing one budget use the same prefix.
     #[arg(long, env = "MTP_REDIS_KEY_PREFIX", default_value = "mtp:rl:")]
     pub redis_key_prefix: String,
@@ -379,8 +379,8 @@ impl std::fmt::Debug for Limiters {
 }
 
 /// Builds the per-identity and per-IP limiters: in-process, or shared through Redis when
-/// `--redis-url` is given (keys `<prefix>id:` and `<prefix>ip:`, so a user named like an address
-/// never shares a budget with it). Inside a tokio runtime it also spawns the housekeeping.
+/// `--redis-url` is given (keys under `<prefix>id:` and `<prefix>ip:`: the two quotas differ, so
+/// their budgets never share a key). Inside a tokio runtime it also spawns the housekeeping.
 ///
 /// While Redis is unreachable each replica limits on its own (fail open: the in-process budget,
 /// a warning in the log, `mtp_apiserver_rate_limit_redis_fallbacks_total`), or with
