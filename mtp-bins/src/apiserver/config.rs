@@ -210,6 +210,15 @@ impl ApiArgs {
                         .ok_or_else(|| file_err(format!("{key}: must be a scalar or a list")))?,
                 ],
             };
+            if !arg.get_action().takes_values() {
+                // A switch (`redis-fail-closed: true`): present or absent.
+                match values.as_slice() {
+                    [v] if v == "true" => extra.push(format!("--{key}").into()),
+                    [v] if v == "false" => {}
+                    _ => return Err(file_err(format!("{key}: must be true or false"))),
+                }
+                continue;
+            }
             for value in values {
                 extra.push(format!("--{key}={value}").into());
             }
@@ -490,5 +499,30 @@ mod tests {
             PathBuf::from("/etc/mtp/tls.key")
         );
         assert_eq!(a.cert_reload_seconds, 2);
+    }
+
+    #[test]
+    fn switches_from_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.yaml");
+        let parse = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            ApiArgs::parse_with_config(["mtp-apiserver", "--config", path.to_str().unwrap()])
+        };
+        assert!(
+            parse("redis-fail-closed: true\n")
+                .unwrap()
+                .redis_fail_closed
+        );
+        assert!(
+            !parse("redis-fail-closed: false\n")
+                .unwrap()
+                .redis_fail_closed
+        );
+        let e = parse("redis-fail-closed: maybe\n").unwrap_err().to_string();
+        assert!(
+            e.contains("redis-fail-closed: must be true or false"),
+            "{e}"
+        );
     }
 }
