@@ -311,7 +311,8 @@ impl KeyExtractor {
     }
 }
 
-/// Limits requests per key; answers 429 with `Retry-After` and the `RateLimit` headers.
+/// Limits requests per key; answers 429 with `Retry-After` and the `RateLimit` headers. When
+/// layers are nested, the innermost limiter's headers are the ones a response carries.
 #[derive(Clone)]
 pub struct RateLimitLayer {
     limiter: Arc<dyn RateLimiter>,
@@ -380,7 +381,12 @@ where
                 return Ok(too_many_requests(&d, window));
             }
             let mut resp = inner.call(req).await?;
-            rate_limit_headers(resp.headers_mut(), &d, window);
+            // An inner limiter (closer to the handler, e.g. per identity inside per IP) already
+            // reported its budget or refused the request: keep its numbers, which are the ones
+            // the client ran into.
+            if !resp.headers().contains_key("ratelimit") {
+                rate_limit_headers(resp.headers_mut(), &d, window);
+            }
             Ok(resp)
         })
     }

@@ -135,6 +135,36 @@ async fn rate_limit_429_with_headers_per_subject() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+#[tokio::test]
+async fn nested_limits_report_the_inner_limiter_that_refused() {
+    // Per IP (outer, generous) around per subject (inner, burst 1), as mtp-apiserver nests them.
+    let ip = Arc::new(LocalLimiter::new(Quota::new(100, 200).unwrap()));
+    let subject = Arc::new(LocalLimiter::new(Quota::new(1, 1).unwrap()));
+    let app = Router::new()
+        .route("/whoami", get(|| async { "ok" }))
+        .route_layer(RateLimitLayer::new(subject, KeyExtractor::Subject))
+        .route_layer(AuthLayer::new(keys()))
+        .route_layer(RateLimitLayer::new(
+            ip,
+            KeyExtractor::ClientIp(TrustedProxies::default()),
+        ));
+    let call = || {
+        let mut r = req("/whoami", Some("Bearer alice-secret"));
+        r.extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>("192.0.2.1:4000".parse().unwrap()));
+        app.clone().oneshot(r)
+    };
+    let r = call().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["ratelimit-policy"], "\"default\";q=1;w=1");
+    assert_eq!(r.headers()["ratelimit"], "\"default\";r=0;t=1");
+    let r = call().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["ratelimit-policy"], "\"default\";q=1;w=1");
+    assert_eq!(r.headers()["ratelimit"], "\"default\";r=0;t=1");
+    assert_eq!(r.headers()["retry-after"], "1");
+}
+
 fn ip_req(peer: &str, xff: Option<&str>) -> Request<Body> {
     let mut r = req("/", None);
     if let Some(x) = xff {

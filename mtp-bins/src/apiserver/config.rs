@@ -20,6 +20,7 @@ use mtp_auth::token::Secret;
 
 use super::DEFAULT_PLATFORM_ADMIN_GROUP;
 use super::types::AuthConfigView;
+use crate::tls::TlsFiles;
 
 /// The keys file used when `--api-keys-file` is not given.
 pub const DEFAULT_KEYS_FILE: &str = "mtp-api-keys";
@@ -70,6 +71,16 @@ pub struct ApiArgs {
     /// Address to listen on.
     #[arg(long, env = "MTP_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve HTTPS with this PEM certificate (chain, server certificate first); needs
+    /// --tls-key-file. Reloaded when it changes on disk.
+    #[arg(long, env = "MTP_TLS_CERT_FILE", requires = "tls_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The PEM private key of --tls-cert-file; reloaded when it changes on disk.
+    #[arg(long, env = "MTP_TLS_KEY_FILE", requires = "tls_cert_file")]
+    pub tls_key_file: Option<PathBuf>,
+    /// How often to look for changed TLS files, in seconds.
+    #[arg(long, env = "MTP_CERT_RELOAD_SECONDS", default_value_t = 5)]
+    pub cert_reload_seconds: u64,
     /// Members of this group are platform admins.
     #[arg(long, env = "MTP_PLATFORM_ADMIN_GROUP", default_value = DEFAULT_PLATFORM_ADMIN_GROUP)]
     pub platform_admin_group: String,
@@ -88,9 +99,17 @@ pub struct ApiArgs {
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "MTP_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
-    /// Seconds in-flight requests get to finish on SIGTERM.
+    /// Seconds in-flight requests get to finish on SIGTERM; then their connections are closed
+    /// and the process exits anyway.
     #[arg(long, env = "MTP_DRAIN_TIMEOUT", default_value_t = 30)]
     pub drain_timeout: u64,
+    /// Prefix of the rate-limit keys in Redis (budgets under `<prefix>id:` and `<prefix>ip:`):
+    /// replicas sharing one budget use the same prefix.
+    #[arg(long, env = "MTP_REDIS_KEY_PREFIX", default_value = "mtp:rl:")]
+    pub redis_key_prefix: String,
+    /// While Redis is unreachable, answer 429 instead of limiting each replica on its own.
+    #[arg(long, env = "MTP_REDIS_FAIL_CLOSED")]
+    pub redis_fail_closed: bool,
     /// Read tenant status from the cluster's Tenant resources.
     #[arg(long, env = "MTP_CLUSTER_STATUS", value_enum, default_value_t = ClusterStatus::Auto)]
     pub cluster_status: ClusterStatus,
@@ -229,6 +248,15 @@ impl ApiArgs {
                         .ok_or_else(|| file_err(format!("{key}: must be a scalar or a list")))?,
                 ],
             };
+            if !arg.get_action().takes_values() {
+                // A switch (`redis-fail-closed: true`): present or absent.
+                match values.as_slice() {
+                    [v] if v == "true" => extra.push(format!("--{key}").into()),
+                    [v] if v == "false" => {}
+                    _ => return Err(file_err(format!("{key}: must be true or false"))),
+                }
+                continue;
+            }
             for value in values {
                 extra.push(format!("--{key}={value}").into());
             }
@@ -244,6 +272,18 @@ impl ApiArgs {
             .api_keys_file
             .clone()
             .unwrap_or_else(|| PathBuf::from(DEFAULT_KEYS_FILE))
+    }
+
+    /// The TLS files, when `--tls-cert-file` and `--tls-key-file` are given (clap requires both
+    /// or neither).
+    pub fn tls_files(&self) -> Option<TlsFiles> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
     }
 
     /// What `GET /api/v1/auth-config` answers.
@@ -366,25 +406,70 @@ pub fn authenticator(args: &ApiArgs) -> anyhow::Result<Authn> {
     })
 }
 
-/// The per-IP limiter (`None` when `--rate-limit-ip-rps 0`); shared through Redis when
-/// `--redis-url` is given. Inside a tokio runtime it also spawns the housekeeping.
-pub fn ip_limiter(args: &ApiArgs) -> anyhow::Result<Option<Arc<dyn RateLimiter>>> {
-    if args.rate_limit_ip_rps == 0 {
-        return Ok(None);
+/// The rate limiters built from the flags.
+pub struct Limiters {
+    /// Per identity (`--rate-limit-rps`, `--rate-limit-burst`).
+    pub identity: Arc<dyn RateLimiter>,
+    /// Per client IP (`None` when `--rate-limit-ip-rps 0`).
+    pub ip: Option<Arc<dyn RateLimiter>>,
+    /// The Redis-backed ones by name (`identity`, `ip`), for their fallback counts.
+    pub redis: Vec<(&'static str, Arc<RedisLimiter>)>,
+}
+
+impl std::fmt::Debug for Limiters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiters")
+            .field("ip", &self.ip.is_some())
+            .field("redis", &self.redis.len())
+            .finish_non_exhaustive()
     }
-    let quota = Quota::new(args.rate_limit_ip_rps, args.rate_limit_ip_burst)?;
-    Ok(Some(match &args.auth.redis_url {
-        Some(url) => {
-            let r = RedisLimiter::new(RedisLimiterConfig::new(url.expose()), quota)?;
-            r.fallback().spawn_housekeeping(Duration::from_secs(60));
-            Arc::new(r)
-        }
-        None => {
-            let l = Arc::new(LocalLimiter::new(quota));
-            l.spawn_housekeeping(Duration::from_secs(60));
-            l
-        }
-    }))
+}
+
+/// Builds the per-identity and per-IP limiters: in-process, or shared through Redis when
+/// `--redis-url` is given (keys under `<prefix>id:` and `<prefix>ip:`: the two quotas differ, so
+/// their budgets never share a key). Inside a tokio runtime it also spawns the housekeeping.
+///
+/// While Redis is unreachable each replica limits on its own (fail open: the in-process budget,
+/// a warning in the log, `mtp_apiserver_rate_limit_redis_fallbacks_total`), or with
+/// `--redis-fail-closed` answers 429; Redis is tried again after a second.
+pub fn limiters(args: &ApiArgs) -> anyhow::Result<Limiters> {
+    let in_runtime = tokio::runtime::Handle::try_current().is_ok();
+    let mut redis = Vec::new();
+    let mut build =
+        |name: &'static str, quota: Quota, kind: &str| -> anyhow::Result<Arc<dyn RateLimiter>> {
+            Ok(match &args.auth.redis_url {
+                Some(url) => {
+                    let mut config = RedisLimiterConfig::new(url.expose());
+                    config.key_prefix = format!("{}{kind}:", args.redis_key_prefix);
+                    config.fail_closed = args.redis_fail_closed;
+                    let r = Arc::new(RedisLimiter::new(config, quota)?);
+                    if in_runtime {
+                        r.fallback().spawn_housekeeping(Duration::from_secs(60));
+                    }
+                    redis.push((name, Arc::clone(&r)));
+                    r
+                }
+                None => {
+                    let l = Arc::new(LocalLimiter::new(quota));
+                    if in_runtime {
+                        l.spawn_housekeeping(Duration::from_secs(60));
+                    }
+                    l
+                }
+            })
+        };
+    let identity = build("identity", args.auth.quota()?, "id")?;
+    let ip = if args.rate_limit_ip_rps == 0 {
+        None
+    } else {
+        let quota = Quota::new(args.rate_limit_ip_rps, args.rate_limit_ip_burst)?;
+        Some(build("ip", quota, "ip")?)
+    };
+    Ok(Limiters {
+        identity,
+        ip,
+        redis,
+    })
 }
 
 #[cfg(test)]
@@ -399,6 +484,84 @@ mod tests {
         assert_eq!(a.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(a.auth.auth_mode, AuthMode::StaticKeys);
         assert_eq!(a.auth_config(), AuthConfigView::default());
+        assert_eq!(a.tls_files(), None);
+        assert_eq!(a.redis_key_prefix, "mtp:rl:");
+        assert!(!a.redis_fail_closed);
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let e = ApiArgs::parse_with_config(["mtp-apiserver", "--tls-cert-file", "c.pem"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--tls-key-file"), "{e}");
+        let e = ApiArgs::parse_with_config(["mtp-apiserver", "--tls-key-file", "k.pem"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--tls-cert-file"), "{e}");
+        let a = ApiArgs::parse_with_config([
+            "mtp-apiserver",
+            "--tls-cert-file",
+            "c.pem",
+            "--tls-key-file",
+            "k.pem",
+        ])
+        .unwrap();
+        assert_eq!(
+            a.tls_files(),
+            Some(TlsFiles {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+    }
+
+    #[test]
+    fn tls_files_from_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.yaml");
+        std::fs::write(&path, "tls-cert-file: /etc/mtp/tls.crt\n").unwrap();
+        let e = ApiArgs::parse_with_config(["mtp-apiserver", "--config", path.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--tls-key-file"), "{e}");
+        std::fs::write(
+            &path,
+            "tls-cert-file: /etc/mtp/tls.crt\ntls-key-file: /etc/mtp/tls.key\ncert-reload-seconds: 2\n",
+        )
+        .unwrap();
+        let a = ApiArgs::parse_with_config(["mtp-apiserver", "--config", path.to_str().unwrap()])
+            .unwrap();
+        assert_eq!(
+            a.tls_files().unwrap().key,
+            PathBuf::from("/etc/mtp/tls.key")
+        );
+        assert_eq!(a.cert_reload_seconds, 2);
+    }
+
+    #[test]
+    fn switches_from_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("api.yaml");
+        let parse = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            ApiArgs::parse_with_config(["mtp-apiserver", "--config", path.to_str().unwrap()])
+        };
+        assert!(
+            parse("redis-fail-closed: true\n")
+                .unwrap()
+                .redis_fail_closed
+        );
+        assert!(
+            !parse("redis-fail-closed: false\n")
+                .unwrap()
+                .redis_fail_closed
+        );
+        let e = parse("redis-fail-closed: maybe\n").unwrap_err().to_string();
+        assert!(
+            e.contains("redis-fail-closed: must be true or false"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Running the API: open the store (migrations), build the authenticator (generating the
-//! platform-admin key on a first start), serve until SIGTERM/SIGINT (draining in-flight
-//! requests), reload the keys file on SIGHUP.
+//! platform-admin key on a first start), serve plain HTTP or HTTPS (certificate reloaded when
+//! its files change) until SIGTERM/SIGINT (draining in-flight requests for at most
+//! `--drain-timeout`), reload the keys file on SIGHUP.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use mtp_auth::layer::TrustedProxies;
 use mtp_store::{CachedStore, SeaStore};
 use tokio::net::TcpListener;
@@ -15,6 +18,7 @@ use tokio::net::TcpListener;
 use super::config::{self, ApiArgs, ClusterStatus};
 use super::status::{KubeStatus, NoCluster, StatusSource};
 use super::{ApiState, app};
+use crate::tls::{self, TlsError, TlsFiles};
 
 /// What [`prepare`] built: the state and, on a first start, the generated key.
 #[derive(Debug)]
@@ -52,8 +56,14 @@ pub async fn prepare(args: &ApiArgs) -> anyhow::Result<Prepared> {
         Arc::new(CachedStore::new(store, ttl))
     };
     let mut state = ApiState::new(store, authn.auth);
-    state.identity_limiter = Some(args.auth.rate_limiter()?);
-    state.ip_limiter = config::ip_limiter(args)?;
+    let limiters = config::limiters(args)?;
+    for (name, redis) in limiters.redis {
+        state
+            .metrics
+            .add_redis_fallbacks(name, move || redis.fallback_count());
+    }
+    state.identity_limiter = Some(limiters.identity);
+    state.ip_limiter = limiters.ip;
     state.trusted_proxies = TrustedProxies::parse(&args.trusted_proxies)?;
     state.platform_admin_group = args.platform_admin_group.clone();
     state.auth_config = args.auth_config();
@@ -88,19 +98,23 @@ async fn cluster_status(mode: ClusterStatus) -> Arc<dyn StatusSource> {
     }
 }
 
-/// Waits for SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    crate::webhook::serve::shutdown_signal().await
+/// Resolves on SIGTERM or SIGINT; the handlers are installed by this call (see
+/// [`crate::webhook::serve::shutdown_signal`]).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    crate::webhook::serve::shutdown_signal()
 }
 
-/// Reloads `keys` on every SIGHUP (a bad file keeps the previous keys).
+/// Reloads `keys` on every SIGHUP (a bad file keeps the previous keys). The handler is
+/// installed before this returns, so a SIGHUP right after it never kills the process.
 pub fn spawn_sighup_reload(keys: Arc<mtp_auth::static_keys::StaticKeys>) {
-    tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            tracing::error!("cannot listen for SIGHUP: the keys file is not reloaded on signal");
+    let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hup) => hup,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP: the keys file is not reloaded on signal");
             return;
-        };
+        }
+    };
+    tokio::spawn(async move {
         while hup.recv().await.is_some() {
             match keys.reload() {
                 Ok(n) => tracing::info!(keys = n, "SIGHUP: API keys reloaded"),
@@ -112,50 +126,112 @@ pub fn spawn_sighup_reload(keys: Arc<mtp_auth::static_keys::StaticKeys>) {
     });
 }
 
-/// Serves `prepared` on `listener` until `shutdown` completes, then drains in-flight requests
-/// for at most `drain`.
-pub async fn serve(
-    listener: TcpListener,
-    prepared: Prepared,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    drain: Duration,
-) -> anyhow::Result<()> {
-    if let Some(keys) = prepared.keys.clone() {
-        spawn_sighup_reload(keys);
-    }
-    let router = app(prepared.state);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining in-flight requests");
-        let _ = tx.send(());
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        r = &mut server => return r.context("server error"),
-        _ = rx => {}
-    }
-    match tokio::time::timeout(drain, server).await {
-        Ok(r) => r.context("server error"),
-        Err(_) => {
-            tracing::warn!("drain timeout: exiting with requests still in flight");
-            Ok(())
-        }
+/// HTTPS for [`serve`]: the loaded certificate, swapped when its files change.
+#[derive(Clone)]
+pub struct Tls {
+    /// The certificate and key files.
+    pub files: TlsFiles,
+    /// What the listener serves (swapped on reload).
+    pub config: RustlsConfig,
+    /// How often the files are looked at.
+    pub reload_every: Duration,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("files", &self.files)
+            .field("reload_every", &self.reload_every)
+            .finish_non_exhaustive()
     }
 }
 
-/// The whole binary: prepare, print the first key once, bind, serve until SIGTERM.
+impl Tls {
+    /// Loads `files` (an error names the file that is missing, unreadable or not valid PEM, or
+    /// says the key does not belong to the certificate).
+    pub fn load(files: TlsFiles, reload_every: Duration) -> Result<Tls, TlsError> {
+        Ok(Tls {
+            config: tls::load(&files)?,
+            files,
+            reload_every,
+        })
+    }
+}
+
+/// Serves `prepared` on `listener` (HTTPS with `tls`, else plain HTTP) until `shutdown`
+/// completes. Then the listener is closed (new connections are refused), idle connections are
+/// closed, and in-flight requests get `drain` to finish; connections still busy after that are
+/// closed and this returns anyway. (SIGHUP is [`run`]'s business: [`spawn_sighup_reload`].)
+pub async fn serve(
+    listener: TcpListener,
+    prepared: Prepared,
+    tls: Option<Tls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let make_service = app(prepared.state).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let stop = handle.clone();
+    let signal = tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!(
+            drain_seconds = drain.as_secs_f64(),
+            "shutting down: refusing new connections, draining in-flight requests"
+        );
+        stop.graceful_shutdown(Some(drain));
+    });
+    let server = axum_server::Server::from_listener(listener).handle(handle.clone());
+    let served = match tls {
+        None => {
+            server
+                .acceptor(NoDelayAcceptor::new())
+                .serve(make_service)
+                .await
+        }
+        Some(tls) => {
+            let reload = tls::spawn_watch(tls.config.clone(), tls.files, tls.reload_every);
+            let served = server
+                .acceptor(RustlsAcceptor::new(tls.config).acceptor(NoDelayAcceptor::new()))
+                .serve(make_service)
+                .await;
+            reload.abort();
+            served
+        }
+    };
+    signal.abort();
+    served.context("server error")?;
+    let cut = handle.connection_count();
+    if cut > 0 {
+        tracing::warn!(
+            connections = cut,
+            "drain timeout: closed connections with requests still in flight"
+        );
+    } else {
+        tracing::info!("drained; exiting");
+    }
+    Ok(())
+}
+
+/// The whole binary: load the TLS files, prepare, print the first key once, bind, serve until
+/// SIGTERM.
 pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
+    // Before anything is created on disk: a bad certificate must not leave a fresh keys file.
+    let tls = args
+        .tls_files()
+        .map(|files| Tls::load(files, Duration::from_secs(args.cert_reload_seconds.max(1))))
+        .transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let prepared = prepare(&args).await?;
+    // Signal handlers before the "listening" line: whoever reads it may signal at once.
+    let shutdown = shutdown_signal();
+    if let Some(keys) = prepared.keys.clone() {
+        spawn_sighup_reload(keys);
+    }
     if let Some(first) = &prepared.first_key {
         println!(
             "First start: generated the platform-admin API key (key id {}, group {}).\n\
              Its hash is stored in {}; the secret is shown this once:\n\n    {}\n\n\
-             Use it as: curl -H 'Authorization: Bearer <key>' http://{}/api/v1/whoami",
+             Use it as: curl -H 'Authorization: Bearer <key>' {scheme}://{}/api/v1/whoami",
             config::FIRST_KEY_ID,
             args.platform_admin_group,
             first.path.display(),
@@ -167,12 +243,13 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    println!("mtp-apiserver listening on http://{addr}");
-    tracing::info!(%addr, "listening");
+    println!("mtp-apiserver listening on {scheme}://{addr}");
+    tracing::info!(%addr, tls = tls.is_some(), "listening");
     serve(
         listener,
         prepared,
-        shutdown_signal(),
+        tls,
+        shutdown,
         Duration::from_secs(args.drain_timeout),
     )
     .await

@@ -39,7 +39,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(mtp_bins::apiserver::server::run(args)) {
+    let result = runtime.block_on(mtp_bins::apiserver::server::run(args));
+    // Whatever is still running (connections cut at the drain deadline, background refreshes)
+    // must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -2,10 +2,10 @@
 //! change on disk, `/readyz` and `/metrics` on a plain-HTTP probe port.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -17,10 +17,18 @@ use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
 use mtp_policy::admission::Registry;
 use mtp_policy::admission::hooks::NamespaceCache;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::certs::{self, CertPaths};
 use super::metrics::WebhookMetrics;
+use crate::tls::{self, TlsFiles};
+
+fn tls_files(paths: &CertPaths) -> TlsFiles {
+    TlsFiles {
+        cert: paths.cert.clone(),
+        key: paths.key.clone(),
+    }
+}
 
 /// Flags of `mtp-webhook serve`.
 #[derive(Debug, Clone, Args)]
@@ -138,14 +146,12 @@ impl Server {
                 args.cert_dir.display()
             );
         }
-        let config = RustlsConfig::from_pem_file(&paths.cert, &paths.key)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot load the certificate from {}",
-                    args.cert_dir.display()
-                )
-            })?;
+        let config = tls::load(&tls_files(&paths)).with_context(|| {
+            format!(
+                "cannot load the certificate from {}",
+                args.cert_dir.display()
+            )
+        })?;
         let metrics = Arc::new(WebhookMetrics::default());
         let ready = Arc::new(AtomicBool::new(false));
         let tls = std::net::TcpListener::bind(args.listen)
@@ -190,11 +196,11 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let handle = axum_server::Handle::new();
-        let reload = tokio::spawn(watch_certificates(
+        let reload = tls::spawn_watch(
             self.config.clone(),
-            self.paths.clone(),
+            tls_files(&self.paths),
             self.reload_every,
-        ));
+        );
         let probe_router = self.probe_router;
         let probe = self.probe;
         let probe_task = tokio::spawn(async move { axum::serve(probe, probe_router).await });
@@ -224,52 +230,33 @@ impl Server {
     }
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-/// Reloads the certificate when `tls.crt` or `tls.key` change; a broken pair keeps the old one.
-async fn watch_certificates(config: RustlsConfig, paths: CertPaths, every: Duration) {
-    let mut seen = (modified(&paths.cert), modified(&paths.key));
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tick.tick().await;
-        let now = (modified(&paths.cert), modified(&paths.key));
-        if now == seen {
-            continue;
-        }
-        match config.reload_from_pem_file(&paths.cert, &paths.key).await {
-            Ok(()) => {
-                info!(cert = %paths.cert.display(), "reloaded the serving certificate");
-                seen = now;
-            }
-            // Half-written or mismatched files: keep serving the old certificate, try again later.
-            Err(e) => {
-                warn!(error = %e, "the new certificate files cannot be loaded yet; keeping the old certificate")
-            }
-        }
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+///
+/// The handlers are installed when this is called, not when the future is first polled: a
+/// signal arriving in between (say, right after a "listening" line) would otherwise get the
+/// default action and kill the process without draining. Call it inside a tokio runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let install = |kind: SignalKind, name: &'static str| {
+        signal(kind)
+            .inspect_err(|e| tracing::error!(error = %e, "cannot listen for {name}"))
+            .ok()
     };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = install(SignalKind::terminate(), "SIGTERM");
+    let int = install(SignalKind::interrupt(), "SIGINT");
+    async move {
+        async fn recv(s: Option<Signal>) {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        tokio::select! {
+            () = recv(term) => {},
+            () = recv(int) => {},
+        }
     }
 }
 
