@@ -393,6 +393,47 @@ async fn bump_on<C: ConnectionTrait>(
     }
 }
 
+/// The live tenants whose namespaces can collide with tenant `name`'s: those whose name is a
+/// hyphen-prefix of `name`, or has `name-` as a prefix (see [`SeaStore::check_namespaces_on`]).
+fn neighbours(
+    backend: DbBackend,
+    name: &str,
+    except: Option<Uuid>,
+) -> sea_orm::Select<tenant::Entity> {
+    let prefixes: Vec<String> = mtp_core::naming::hyphen_prefixes(name)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    // Names that start with `name-`: on SQLite (binary collation) as a range the name index
+    // answers, `name-` < n < `name.` ('.' follows '-'); PostgreSQL's collation may not
+    // order bytes, so there it is a LIKE (names hold no LIKE wildcards). Each branch of the
+    // OR carries the live condition, so SQLite searches the partial index twice instead of
+    // scanning it.
+    let longer = if backend == DbBackend::Sqlite {
+        Condition::all()
+            .add(live())
+            .add(tenant::Column::Name.gt(format!("{name}-")))
+            .add(tenant::Column::Name.lt(format!("{name}.")))
+    } else {
+        Condition::all()
+            .add(live())
+            .add(tenant::Column::Name.like(format!("{name}-%")))
+    };
+    let mut query = tenant::Entity::find().filter(
+        Condition::any()
+            .add(
+                Condition::all()
+                    .add(live())
+                    .add(tenant::Column::Name.is_in(prefixes)),
+            )
+            .add(longer),
+    );
+    if let Some(id) = except {
+        query = query.filter(tenant::Column::Id.ne(id));
+    }
+    query
+}
+
 impl SeaStore {
     /// Refuses namespaces another live tenant already has (`tenant-a-b` is tenant `a`'s extra
     /// namespace `b` and tenant `a-b`'s primary one). Only tenants whose name is a hyphen-prefix
@@ -412,28 +453,7 @@ impl SeaStore {
         suffixes: &[String],
         except: Option<Uuid>,
     ) -> Result<()> {
-        let prefixes: Vec<String> = mtp_core::naming::hyphen_prefixes(name)
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        // Names that start with `name-`: on SQLite (binary collation) as a range the name index
-        // answers, `name-` <= n < `name.` ('.' follows '-'); PostgreSQL's collation may not
-        // order bytes, so there it is a LIKE (names hold no LIKE wildcards).
-        let longer = if conn.get_database_backend() == DbBackend::Sqlite {
-            Condition::all()
-                .add(tenant::Column::Name.gt(format!("{name}-")))
-                .add(tenant::Column::Name.lt(format!("{name}.")))
-        } else {
-            Condition::all().add(tenant::Column::Name.like(format!("{name}-%")))
-        };
-        let mut query = tenant::Entity::find().filter(live()).filter(
-            Condition::any()
-                .add(tenant::Column::Name.is_in(prefixes))
-                .add(longer),
-        );
-        if let Some(id) = except {
-            query = query.filter(tenant::Column::Id.ne(id));
-        }
+        let query = neighbours(conn.get_database_backend(), name, except);
         for row in query.all(conn).await.map_err(map_db)? {
             let other = record_from(row)?;
             if let Some(namespace) = mtp_core::naming::shared_namespaces(
@@ -1006,5 +1026,44 @@ impl Store for SeaStore {
 
     async fn ping(&self) -> Result<()> {
         self.db.ping().await.map_err(map_db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use sea_orm::{QueryTrait, Statement};
+
+    /// The namespace check runs on every create and rename: on SQLite it must search the name
+    /// index, never scan the table (a scan made creates slower as tenants accumulate).
+    #[tokio::test]
+    async fn the_namespace_check_searches_the_name_index_on_sqlite() {
+        let store = SeaStore::open("sqlite::memory:").await.unwrap();
+        for except in [None, Some(Uuid::new_v4())] {
+            let select = neighbours(DbBackend::Sqlite, "acme-prod", except);
+            let built = select.build(DbBackend::Sqlite);
+            let plan = store
+                .db
+                .query_all_raw(Statement::from_sql_and_values(
+                    DbBackend::Sqlite,
+                    format!("EXPLAIN QUERY PLAN {}", built.sql),
+                    built.values.map(|v| v.0).unwrap_or_default(),
+                ))
+                .await
+                .unwrap();
+            let details: Vec<String> = plan
+                .iter()
+                .map(|row| row.try_get::<String>("", "detail").unwrap())
+                .collect();
+            assert!(
+                details.iter().all(|d| !d.starts_with("SCAN")),
+                "{details:?}"
+            );
+            assert!(
+                details.iter().any(|d| d.contains("tenants_live_name")),
+                "{details:?}"
+            );
+        }
     }
 }
