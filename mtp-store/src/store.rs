@@ -15,7 +15,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectOptions, ConnectionTrait, Database,
     DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use uuid::Uuid;
@@ -279,6 +279,60 @@ async fn insert_audit<C: ConnectionTrait>(conn: &C, record: NewAuditRecord) -> R
         at,
         request_id: record.request_id,
     })
+}
+
+/// The inserts of a new tenant, its members and its audit record as one SQLite statement list
+/// (sqlx binds the values across the statements in order), and the members as stored.
+fn created_rows(
+    tenant_id: Uuid,
+    row: &tenant::ActiveModel,
+    members: &[NewMember],
+    audit: &NewAuditRecord,
+) -> (Statement, Vec<Member>) {
+    let now = Utc::now();
+    let mut parts = vec![tenant::Entity::insert(row.clone()).build(DbBackend::Sqlite)];
+    if !members.is_empty() {
+        let rows = members.iter().map(|m| member::ActiveModel {
+            tenant_id: Set(tenant_id),
+            user_name: Set(m.user.clone()),
+            role: Set(m.role.as_str().to_string()),
+            created_at: Set(now),
+        });
+        parts.push(member::Entity::insert_many(rows).build(DbBackend::Sqlite));
+    }
+    parts.push(
+        audit_log::Entity::insert(audit_log::ActiveModel {
+            actor: Set(audit.actor.clone()),
+            action: Set(audit.action.clone()),
+            target: Set(audit.target.clone()),
+            outcome: Set(audit.outcome.clone()),
+            at: Set(now),
+            request_id: Set(audit.request_id.clone()),
+            ..Default::default()
+        })
+        .build(DbBackend::Sqlite),
+    );
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for part in parts {
+        sql.push_str(&part.sql);
+        sql.push_str(";\n");
+        values.extend(part.values.map(|v| v.0).unwrap_or_default());
+    }
+    let mut stored: Vec<Member> = members
+        .iter()
+        .map(|m| Member {
+            tenant_id,
+            user: m.user.clone(),
+            role: m.role,
+            created_at: now,
+        })
+        .collect();
+    stored.sort_by(|a, b| a.user.cmp(&b.user));
+    (
+        Statement::from_sql_and_values(DbBackend::Sqlite, sql, values),
+        stored,
+    )
 }
 
 async fn insert_members<C: ConnectionTrait>(
@@ -791,21 +845,40 @@ impl Store for SeaStore {
         let row = tenant_row(id, &new)?;
         let (_turn, txn) = self.begin_write().await?;
         let result = async {
-            match tenant::Entity::insert(row.clone())
-                .exec_without_returning(&txn)
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::Conflict(Conflict::DuplicateName {
-                        name: new.name.clone(),
-                    }));
+            let duplicate = || {
+                StoreError::Conflict(Conflict::DuplicateName {
+                    name: new.name.clone(),
+                })
+            };
+            let members = if txn.get_database_backend() == DbBackend::Sqlite {
+                // SQLite: the tenant, its members and the audit record in one statement list,
+                // one trip to the database's worker thread instead of 2 + members while the
+                // store holds its turn to write. The members are distinct (validated) and the
+                // tenant is new, so a unique violation can only be the tenant's name.
+                let (statement, members) = created_rows(id, &row, &members, &audit);
+                match txn.execute_raw(statement).await {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => return Err(duplicate()),
+                    Err(e) => return Err(map_db(e)),
                 }
-                Err(e) => return Err(map_db(e)),
-            }
-            Self::check_namespaces_on(&txn, &new.name, &new.fields.namespaces, Some(id)).await?;
-            let members = insert_members(&txn, id, &members).await?;
-            insert_audit(&txn, audit).await?;
+                Self::check_namespaces_on(&txn, &new.name, &new.fields.namespaces, Some(id))
+                    .await?;
+                members
+            } else {
+                match tenant::Entity::insert(row.clone())
+                    .exec_without_returning(&txn)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => return Err(duplicate()),
+                    Err(e) => return Err(map_db(e)),
+                }
+                Self::check_namespaces_on(&txn, &new.name, &new.fields.namespaces, Some(id))
+                    .await?;
+                let members = insert_members(&txn, id, &members).await?;
+                insert_audit(&txn, audit).await?;
+                members
+            };
             let record = record_from(tenant::Model::try_from(row).map_err(map_db)?)?;
             Ok((record, members))
         }
@@ -1033,7 +1106,6 @@ impl Store for SeaStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use sea_orm::{QueryTrait, Statement};
 
     /// The namespace check runs on every create and rename: on SQLite it must search the name
     /// index, never scan the table (a scan made creates slower as tenants accumulate).
