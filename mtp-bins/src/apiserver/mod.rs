@@ -105,6 +105,10 @@ fn sane_request_id(v: &HeaderValue) -> Option<String> {
 
 /// Layer 1: the request id (the client's `x-request-id` when sane, else a new UUID), a tracing
 /// span around the request, and the id echoed in the response.
+///
+/// The span carries the request id into every log line of the request. It is an error-level
+/// span so that it is enabled whenever any line is logged, whatever `RUST_LOG` says. When traces
+/// are exported it is the server span of the trace, a child of the caller's `traceparent`.
 async fn request_context(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
@@ -112,13 +116,29 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!(
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str());
+    let span = tracing::error_span!(
         "request",
         method = %req.method(),
         path = %req.uri().path(),
         request_id = %id,
+        otel.name = %format_args!("{} {route}", req.method()),
+        otel.kind = "server",
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
     );
-    let mut resp = next.run(req).instrument(span).await;
+    crate::telemetry::continue_trace(&span, req.headers());
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let status = resp.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
