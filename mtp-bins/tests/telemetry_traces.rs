@@ -145,7 +145,8 @@ fn ancestors<'a>(all: &'a [Span], span: &Span) -> Vec<&'a Span> {
     chain
 }
 
-#[tokio::test]
+// Multi-threaded: the receiver keeps answering while the test blocks waiting for the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authenticated_get_is_traced_from_the_caller_through_auth_to_the_store() {
     let (addr, received) = collector().await;
     let dir = TempDir::new("otel");

@@ -133,12 +133,15 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         trace_id = tracing::field::Empty,
     );
     crate::telemetry::continue_trace(&span, req.headers());
+    let started = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status();
     span.record("http.response.status_code", status.as_u16());
     if status.is_server_error() {
         span.record("otel.status_code", "error");
     }
+    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    span.in_scope(|| tracing::debug!(status = status.as_u16(), elapsed_us, "request answered"));
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
