@@ -1,8 +1,9 @@
-//! OpenTelemetry traces of the real `mtp-apiserver` binary (SQLite, static keys), exported by
-//! the real OTLP/HTTP exporter to a loopback receiver that decodes the protobuf: the request
-//! span continues the caller's `traceparent`, authentication and the store queries are its
-//! children, the service name is set, no secret is in any attribute, and the spans still queued
-//! are flushed on SIGTERM.
+//! OpenTelemetry traces of the real binaries, exported by the real OTLP/HTTP exporter to a
+//! loopback receiver that decodes the protobuf. `mtp-apiserver` (SQLite, static keys): the
+//! request span continues the caller's `traceparent`, authentication and the store queries are
+//! its children, the service name and resource attributes are set, no secret is in any
+//! attribute, and the spans still queued are flushed on SIGTERM. `mtp-webhook serve`: the
+//! admission span continues the caller's trace and carries the request id and review uid.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod apiserver_common;
@@ -296,4 +297,98 @@ async fn an_authenticated_get_is_traced_from_the_caller_through_auth_to_the_stor
     let root = all.iter().find(|s| s.span_id == rejected.parent).unwrap();
     assert_eq!(root.attrs["http.response.status_code"], "401");
     assert_eq!(root.parent, "", "a root span");
+}
+
+fn review(uid: &str) -> serde_json::Value {
+    let dir = std::env::var_os("MTP_CONFORMANCE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance")
+        });
+    let bytes = std::fs::read(dir.join("admissionreview/pods-create.kube-rs.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["request"]["uid"] = json!(uid);
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_continues_the_callers_trace() {
+    let (addr, received) = collector().await;
+    let dir = TempDir::new("otel-webhook");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mtp-webhook"))
+        .args(["--log-format", "json", "serve", "--self-signed"])
+        .arg("--cert-dir")
+        .arg(dir.path())
+        .args(["--listen", "127.0.0.1:0", "--probe-listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            format!("http://{addr}/v1/traces"),
+        )
+        .env("OTEL_SERVICE_NAME", "webhook-under-test")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = apiserver_common::lines(child.stderr.take().unwrap());
+    let tls: SocketAddr = loop {
+        let line = stderr
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the webhook did not start serving");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["fields"]["message"] == "serving admission webhooks over TLS" {
+            break v["fields"]["addr"].as_str().unwrap().parse().unwrap();
+        }
+    };
+    let ca = std::fs::read(dir.path().join("ca.crt")).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .resolve("mtp-webhook.mtp-system.svc", tls)
+        .build()
+        .unwrap();
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let caller_span = "b7ad6b7169203331";
+    let r = client
+        .post(format!(
+            "https://mtp-webhook.mtp-system.svc:{}/validate/pod-security",
+            tls.port()
+        ))
+        .header("content-type", "application/json")
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .body(review("uid-traced").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+
+    let all = spans(&received);
+    let span = all
+        .iter()
+        .find(|s| s.trace_id == trace_id)
+        .unwrap_or_else(|| panic!("no span of the review: {all:#?}"));
+    assert_eq!(span.service, "webhook-under-test", "OTEL_SERVICE_NAME");
+    assert_eq!(span.name, "POST /validate/pod-security");
+    assert_eq!(span.kind, SpanKind::Server as i32);
+    assert_eq!(span.parent, caller_span);
+    assert_eq!(span.attrs["uid"], "uid-traced");
+    assert_eq!(span.attrs["request_id"], request_id);
+    assert_eq!(span.attrs["http.response.status_code"], "200");
+    assert!(
+        span.values.iter().any(|v| v == "admission review answered"),
+        "the denial is an event of the span: {span:?}"
+    );
 }
