@@ -305,6 +305,71 @@ mod tests {
         }
     }
 
+    /// Records the names of the spans and events it is given.
+    #[derive(Clone, Default)]
+    struct Seen(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl<S: Subscriber> Layer<S> for Seen {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            _: &tracing::span::Id,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(attrs.metadata().name().to_owned());
+        }
+
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("event@{}", event.metadata().target()));
+        }
+    }
+
+    #[test]
+    fn export_takes_info_and_kube_calls_inside_our_spans_only() {
+        let seen = Seen::default();
+        let subscriber =
+            tracing_subscriber::registry().with(seen.clone().with_filter(export_filter()));
+        tracing::subscriber::with_default(subscriber, || {
+            // A watch outside any span of ours: not exported.
+            tracing::debug_span!(target: "kube_client::client::builder", "watch-call")
+                .in_scope(|| tracing::debug!(target: "kube_client::client::builder", "requesting"));
+            tracing::error_span!("reconcile").in_scope(|| {
+                // Inside a reconcile: the call's span is exported, not its debug events.
+                tracing::debug_span!(target: "kube_client::client::builder", "HTTP").in_scope(
+                    || tracing::debug!(target: "kube_client::client::builder", "requesting"),
+                );
+                tracing::info_span!(target: "mtp_store::store", "store.get_tenant").in_scope(
+                    || {
+                        tracing::debug_span!("debug-of-ours").in_scope(|| {});
+                        tracing::info!("an info line");
+                    },
+                );
+                // The exporter's own HTTP stack and the SDK's logs never.
+                tracing::info_span!(target: "hyper_util::client", "connect").in_scope(|| {});
+                tracing::warn!(target: "opentelemetry_sdk", "export failed");
+            });
+        });
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [
+                "reconcile",
+                "HTTP",
+                "store.get_tenant",
+                &format!("event@{}", module_path!()),
+            ]
+        );
+    }
+
     #[test]
     fn the_service_name_defaults_to_the_binary() {
         if nonempty("OTEL_SERVICE_NAME").is_none() && nonempty("OTEL_RESOURCE_ATTRIBUTES").is_none()
