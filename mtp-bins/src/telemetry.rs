@@ -247,6 +247,19 @@ pub fn init(service: &'static str, format: LogFormat) -> Result<Telemetry, Telem
     Ok(Telemetry { provider })
 }
 
+/// The header carrying a request's id, in requests (from callers) and in responses.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The id of a request: the caller's `x-request-id` when sane (1 to 128 visible ASCII
+/// characters), else a new UUID.
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
 struct Headers<'a>(&'a HeaderMap);
 
 impl opentelemetry::propagation::Extractor for Headers<'_> {
@@ -291,6 +304,19 @@ pub fn record_trace_id(span: &tracing::Span) {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_the_callers_when_sane() {
+        let mut h = HeaderMap::new();
+        h.insert(REQUEST_ID_HEADER, "abc-123".parse().unwrap());
+        assert_eq!(request_id(&h), "abc-123");
+        for bad in ["", "has space", &"x".repeat(129)] {
+            h.insert(REQUEST_ID_HEADER, bad.parse().unwrap());
+            let id = request_id(&h);
+            assert!(uuid::Uuid::parse_str(&id).is_ok(), "{bad:?} replaced: {id}");
+        }
+        assert_ne!(request_id(&HeaderMap::new()), request_id(&HeaderMap::new()));
+    }
 
     #[test]
     fn without_an_endpoint_nothing_is_exported() {

@@ -126,15 +126,6 @@ pub fn app(registry: &Registry, metrics: Arc<WebhookMetrics>) -> Router {
         .layer(axum::middleware::from_fn(admission_context))
 }
 
-/// The header carrying the request id (taken from the caller when sane, else generated).
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-fn sane_request_id(v: &HeaderValue) -> Option<String> {
-    let s = v.to_str().ok()?;
-    let ok = !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic());
-    ok.then(|| s.to_owned())
-}
-
 /// A span around each request, carrying its request id (the caller's `x-request-id` when sane,
 /// else a new UUID, echoed in the response) into every log line, and, once the hook has read
 /// it, the AdmissionReview's `request.uid` (`uid`). One line per answered review: denials and
@@ -142,11 +133,7 @@ fn sane_request_id(v: &HeaderValue) -> Option<String> {
 /// enabled whenever any line is logged; when traces are exported it is the server span, a child
 /// of the caller's `traceparent` (the Kubernetes apiserver sends one when its tracing is on).
 pub async fn admission_context(req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(sane_request_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let id = crate::telemetry::request_id(req.headers());
     let span = tracing::error_span!(
         "admission",
         method = %req.method(),
@@ -195,7 +182,8 @@ pub async fn admission_context(req: Request, next: Next) -> Response {
         None => debug!(status, elapsed_us, "request answered"),
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+        resp.headers_mut()
+            .insert(crate::telemetry::REQUEST_ID_HEADER, v);
     }
     resp
 }
