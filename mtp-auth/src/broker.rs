@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use crate::error::{Error, Result};
 use crate::oidc::discover;
@@ -80,6 +81,25 @@ pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
     base.mul_f64(0.75 + 0.5 * frac)
 }
 
+/// A new id for one refresh cycle: 16 hex digits.
+fn refresh_id() -> String {
+    let mut r = [0u8; 8];
+    if aws_lc_rs::rand::fill(&mut r).is_err() {
+        // No randomness: the time still tells cycles apart.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        r = (nanos as u64).to_le_bytes();
+    }
+    r.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The span of one refresh cycle: every log line of the cycle carries its `refresh_id`. It is
+/// an error-level span so that it is enabled whenever any line of the cycle is logged.
+fn cycle_span() -> tracing::Span {
+    tracing::error_span!("token_refresh", refresh_id = %refresh_id())
+}
+
 /// Fetches client-credentials tokens and keeps them fresh in a file.
 #[derive(Debug)]
 pub struct Broker {
@@ -123,6 +143,7 @@ impl Broker {
     }
 
     /// Requests a token (client credentials grant).
+    #[tracing::instrument(name = "token.fetch", skip_all, fields(otel.kind = "client"))]
     pub async fn fetch(&self) -> Result<IssuedToken> {
         let url = self.endpoint().await?;
         let mut form: Vec<(&str, String)> = vec![("grant_type", "client_credentials".into())];
@@ -190,8 +211,13 @@ impl Broker {
         })
     }
 
-    /// Fetches a token and writes it to the token file; returns its lifetime.
+    /// Fetches a token and writes it to the token file; returns its lifetime. One refresh
+    /// cycle: its log lines carry a new `refresh_id`.
     pub async fn refresh_once(&self) -> Result<Duration> {
+        self.refresh().instrument(cycle_span()).await
+    }
+
+    async fn refresh(&self) -> Result<Duration> {
         let t = self.fetch().await?;
         write_token_file(&self.config.token_file, t.access_token.expose())?;
         tracing::info!(
@@ -209,20 +235,23 @@ impl Broker {
         let mut failures = 0u32;
         let mut valid_until: Option<tokio::time::Instant> = None;
         loop {
-            let wait = match self.refresh_once().await {
-                Ok(lifetime) => {
-                    failures = 0;
-                    valid_until = Some(tokio::time::Instant::now() + lifetime);
-                    refresh_after(lifetime)
-                }
-                Err(e) => {
-                    let expired = valid_until.is_none_or(|t| tokio::time::Instant::now() >= t);
-                    tracing::warn!(error = %e, expired, "token refresh failed; keeping the old token");
-                    let d = backoff(failures, self.config.min_backoff, self.config.max_backoff);
-                    failures = failures.saturating_add(1);
-                    d
+            let cycle = async {
+                match self.refresh().await {
+                    Ok(lifetime) => {
+                        failures = 0;
+                        valid_until = Some(tokio::time::Instant::now() + lifetime);
+                        refresh_after(lifetime)
+                    }
+                    Err(e) => {
+                        let expired = valid_until.is_none_or(|t| tokio::time::Instant::now() >= t);
+                        tracing::warn!(error = %e, expired, "token refresh failed; keeping the old token");
+                        let d = backoff(failures, self.config.min_backoff, self.config.max_backoff);
+                        failures = failures.saturating_add(1);
+                        d
+                    }
                 }
             };
+            let wait = cycle.instrument(cycle_span()).await;
             tokio::select! {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep(wait) => {}

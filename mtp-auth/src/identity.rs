@@ -24,6 +24,22 @@ pub enum AuthMethod {
     Anonymous,
 }
 
+impl AuthMethod {
+    /// A short name of the method for logs and span attributes: `static_key`, `oidc`,
+    /// `anonymous`.
+    ///
+    /// ```
+    /// assert_eq!(mtp_auth::AuthMethod::Anonymous.kind(), "anonymous");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthMethod::StaticKey { .. } => "static_key",
+            AuthMethod::Oidc { .. } => "oidc",
+            AuthMethod::Anonymous => "anonymous",
+        }
+    }
+}
+
 /// An authenticated caller.
 ///
 /// ```

@@ -121,18 +121,35 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     (!token.is_empty()).then_some(token)
 }
 
-/// Authenticates a request's bearer credential.
+/// Authenticates a request's bearer credential, in an `auth.authenticate` span that records the
+/// method (`static_key`, `oidc`, ...) and the outcome, never the credential.
+#[tracing::instrument(
+    name = "auth.authenticate",
+    skip_all,
+    fields(auth.method = tracing::field::Empty, auth.outcome = tracing::field::Empty)
+)]
 pub async fn authenticate_headers(
     auth: &dyn Authenticator,
     headers: &HeaderMap,
 ) -> Result<Identity> {
-    match bearer(headers) {
+    let result = match bearer(headers) {
         Some(cred) => auth.authenticate(cred).await,
         None => {
             tracing::debug!(reason = %Rejection::Missing, "request rejected");
             Err(Error::unauthenticated(Rejection::Missing))
         }
+    };
+    let span = tracing::Span::current();
+    match &result {
+        Ok(id) => {
+            span.record("auth.method", id.method.kind());
+            span.record("auth.outcome", "authenticated");
+        }
+        Err(_) => {
+            span.record("auth.outcome", "rejected");
+        }
     }
+    result
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

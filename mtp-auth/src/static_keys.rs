@@ -334,11 +334,14 @@ impl StaticKeys {
         }
     }
 
-    /// Synchronous check (what [`Authenticator::authenticate`] does).
+    /// Synchronous check (what [`Authenticator::authenticate`] does), in an `auth.static_key`
+    /// span that records the key id when the key is known (never the key).
+    #[tracing::instrument(name = "auth.static_key", skip_all, fields(auth.key_id = tracing::field::Empty))]
     pub fn check(&self, presented: &str) -> Result<Identity> {
         let set = self.current();
         match set.lookup(presented) {
             Some(e) => {
+                tracing::Span::current().record("auth.key_id", e.key_id.as_str());
                 let mut id = Identity::new(
                     format!("apikey:{}", e.key_id),
                     AuthMethod::StaticKey {

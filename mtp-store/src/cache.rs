@@ -389,6 +389,7 @@ impl<S: Store> Store for CachedStore<S> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::SeaStore;
     use mtp_core::Tier;

@@ -680,6 +680,7 @@ impl SeaStore {
 
 #[async_trait::async_trait]
 impl Store for SeaStore {
+    #[tracing::instrument(name = "store.create_tenant", skip_all, fields(otel.kind = "client", tenant = %new.name))]
     async fn create_tenant(&self, new: NewTenant) -> Result<TenantRecord> {
         new.validate()?;
         self.check_namespaces(&new.name, &new.fields.namespaces, None)
@@ -715,10 +716,12 @@ impl Store for SeaStore {
         record_from(model)
     }
 
+    #[tracing::instrument(name = "store.get_tenant", skip_all, fields(otel.kind = "client", tenant_id = %id))]
     async fn get_tenant(&self, id: Uuid) -> Result<TenantRecord> {
         Self::live_tenant(&self.db, id).await
     }
 
+    #[tracing::instrument(name = "store.get_tenant_by_name", skip_all, fields(otel.kind = "client", tenant = %name))]
     async fn get_tenant_by_name(&self, name: &str) -> Result<TenantRecord> {
         mtp_core::naming::validate_tenant_name(name).map_err(|e| match e {
             mtp_core::Error::Invalid { field, message } => StoreError::Invalid { field, message },
@@ -734,10 +737,12 @@ impl Store for SeaStore {
         record_from(row)
     }
 
+    #[tracing::instrument(name = "store.list_tenants", skip_all, fields(otel.kind = "client"))]
     async fn list_tenants(&self, params: &ListParams) -> Result<Page<TenantRecord>> {
         self.list_tenants_where(params, None).await
     }
 
+    #[tracing::instrument(name = "store.update_tenant", skip_all, fields(otel.kind = "client", tenant_id = %id))]
     async fn update_tenant(
         &self,
         id: Uuid,
@@ -758,6 +763,7 @@ impl Store for SeaStore {
         record.ok_or_else(|| tenant_not_found(id))
     }
 
+    #[tracing::instrument(name = "store.delete_tenant", skip_all, fields(otel.kind = "client", tenant_id = %id))]
     async fn delete_tenant(&self, id: Uuid, expected_version: i64) -> Result<()> {
         self.versioned_write(id, expected_version, |u| {
             u.col_expr(tenant::Column::DeletedAt, Expr::value(Some(Utc::now())))
@@ -766,6 +772,7 @@ impl Store for SeaStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.add_member", skip_all, fields(otel.kind = "client", tenant_id = %tenant_id))]
     async fn add_member(&self, tenant_id: Uuid, user: &str, role: Role) -> Result<Member> {
         validate_member_user(user)?;
         Self::live_tenant(&self.db, tenant_id).await?;
@@ -791,6 +798,7 @@ impl Store for SeaStore {
         member_from(member::Model::try_from(row).map_err(map_db)?)
     }
 
+    #[tracing::instrument(name = "store.remove_member", skip_all, fields(otel.kind = "client", tenant_id = %tenant_id))]
     async fn remove_member(&self, tenant_id: Uuid, user: &str) -> Result<()> {
         validate_member_user(user)?;
         Self::live_tenant(&self.db, tenant_id).await?;
@@ -809,6 +817,7 @@ impl Store for SeaStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "store.list_members", skip_all, fields(otel.kind = "client", tenant_id = %tenant_id))]
     async fn list_members(&self, tenant_id: Uuid) -> Result<Vec<Member>> {
         Self::live_tenant(&self.db, tenant_id).await?;
         member::Entity::find()
@@ -822,16 +831,19 @@ impl Store for SeaStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.append_audit", skip_all, fields(otel.kind = "client"))]
     async fn append_audit(&self, record: NewAuditRecord) -> Result<AuditRecord> {
         record.validate()?;
         let _turn = self.write_turn().await?;
         insert_audit(&self.db, record).await
     }
 
+    #[tracing::instrument(name = "store.list_audit", skip_all, fields(otel.kind = "client"))]
     async fn list_audit(&self, params: &ListParams) -> Result<Page<AuditRecord>> {
         self.list_audit_where(params, None).await
     }
 
+    #[tracing::instrument(name = "store.create_tenant_audited", skip_all, fields(otel.kind = "client", tenant = %new.name))]
     async fn create_tenant_audited(
         &self,
         new: NewTenant,
@@ -886,6 +898,7 @@ impl Store for SeaStore {
         finish(txn, result).await
     }
 
+    #[tracing::instrument(name = "store.replace_tenant_audited", skip_all, fields(otel.kind = "client", tenant_id = %id))]
     async fn replace_tenant_audited(
         &self,
         id: Uuid,
@@ -927,6 +940,7 @@ impl Store for SeaStore {
         finish(txn, result).await
     }
 
+    #[tracing::instrument(name = "store.delete_tenant_audited", skip_all, fields(otel.kind = "client", tenant_id = %id))]
     async fn delete_tenant_audited(
         &self,
         id: Uuid,
@@ -974,6 +988,7 @@ impl Store for SeaStore {
         finish(txn, result).await
     }
 
+    #[tracing::instrument(name = "store.add_member_audited", skip_all, fields(otel.kind = "client", tenant_id = %tenant_id))]
     async fn add_member_audited(
         &self,
         tenant_id: Uuid,
@@ -996,6 +1011,7 @@ impl Store for SeaStore {
         finish(txn, result).await
     }
 
+    #[tracing::instrument(name = "store.remove_member_audited", skip_all, fields(otel.kind = "client", tenant_id = %tenant_id))]
     async fn remove_member_audited(
         &self,
         tenant_id: Uuid,
@@ -1026,6 +1042,7 @@ impl Store for SeaStore {
         finish(txn, result).await
     }
 
+    #[tracing::instrument(name = "store.list_tenants_of_user", skip_all, fields(otel.kind = "client"))]
     async fn list_tenants_of_user(
         &self,
         user: &str,
@@ -1044,6 +1061,7 @@ impl Store for SeaStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.list_tenant_audit", skip_all, fields(otel.kind = "client", tenant = %name))]
     async fn list_tenant_audit(
         &self,
         name: &str,
@@ -1066,6 +1084,7 @@ impl Store for SeaStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.list_members_of", skip_all, fields(otel.kind = "client"))]
     async fn list_members_of(&self, tenant_ids: &[Uuid]) -> Result<Vec<Member>> {
         if tenant_ids.is_empty() {
             return Ok(Vec::new());
@@ -1088,6 +1107,7 @@ impl Store for SeaStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "store.member_role", skip_all, fields(otel.kind = "client"))]
     async fn member_role(&self, tenant_id: Uuid, user: &str) -> Result<Option<Role>> {
         validate_member_user(user)?;
         let row = member::Entity::find_by_id((tenant_id, user.to_string()))
@@ -1097,6 +1117,7 @@ impl Store for SeaStore {
         row.map(|r| member_from(r).map(|m| m.role)).transpose()
     }
 
+    #[tracing::instrument(name = "store.ping", skip_all, fields(otel.kind = "client"))]
     async fn ping(&self) -> Result<()> {
         self.db.ping().await.map_err(map_db)
     }

@@ -327,6 +327,7 @@ impl KeyStore {
         self.refresh_locked().await
     }
 
+    #[tracing::instrument(name = "auth.jwks.refresh", skip_all)]
     async fn refresh_locked(&self) -> Result<usize> {
         set(&self.last_attempt, Some(Instant::now()));
         self.fetches.fetch_add(1, Ordering::Relaxed);

@@ -289,6 +289,11 @@ impl OidcAuthenticator {
 
     /// Verifies `token` and maps its claims to an [`Identity`]; the error names the precise
     /// reason (for logs and tests), [`Authenticator::authenticate`] hides it behind a generic error.
+    #[tracing::instrument(
+        name = "auth.oidc.verify",
+        skip_all,
+        fields(auth.issuer = %self.config.issuer, auth.cached = tracing::field::Empty)
+    )]
     pub async fn verify(&self, token: &str) -> std::result::Result<Identity, Rejection> {
         if token.len() > self.config.max_token_size {
             return Err(Rejection::TooLarge {
@@ -300,8 +305,10 @@ impl OidcAuthenticator {
         if let Some(h) = &hash
             && let Some(id) = self.cached(h)
         {
+            tracing::Span::current().record("auth.cached", true);
             return Ok(id);
         }
+        tracing::Span::current().record("auth.cached", false);
         let parsed = self.parse(token)?;
         let key = self.keys.key_for(parsed.kid.as_deref()).await?;
         key.usable_for(parsed.alg, alg_name(parsed.alg))

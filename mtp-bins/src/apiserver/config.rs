@@ -27,14 +27,7 @@ pub const DEFAULT_KEYS_FILE: &str = "mtp-api-keys";
 /// The key id of the key generated on a first start.
 pub const FIRST_KEY_ID: &str = "platform-admin";
 
-/// Log format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+pub use crate::telemetry::LogFormat;
 
 /// Whether to read tenant status from a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

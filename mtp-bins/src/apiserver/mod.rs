@@ -38,7 +38,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// The default group whose members are platform admins.
 pub const DEFAULT_PLATFORM_ADMIN_GROUP: &str = "mtp:platform-admins";
 /// The header carrying the request id (taken from the client when sane, else generated).
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const REQUEST_ID_HEADER: &str = crate::telemetry::REQUEST_ID_HEADER;
 
 /// Everything the handlers need.
 #[derive(Clone)]
@@ -97,28 +97,41 @@ impl ApiState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
-fn sane_request_id(v: &HeaderValue) -> Option<String> {
-    let s = v.to_str().ok()?;
-    let ok = !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic());
-    ok.then(|| s.to_string())
-}
-
 /// Layer 1: the request id (the client's `x-request-id` when sane, else a new UUID), a tracing
 /// span around the request, and the id echoed in the response.
+///
+/// The span carries the request id into every log line of the request. It is an error-level
+/// span so that it is enabled whenever any line is logged, whatever `RUST_LOG` says. When traces
+/// are exported it is the server span of the trace, a child of the caller's `traceparent`.
 async fn request_context(mut req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(sane_request_id)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let id = crate::telemetry::request_id(req.headers());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!(
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str());
+    let span = tracing::error_span!(
         "request",
         method = %req.method(),
         path = %req.uri().path(),
         request_id = %id,
+        otel.name = %format_args!("{} {route}", req.method()),
+        otel.kind = "server",
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
     );
-    let mut resp = next.run(req).instrument(span).await;
+    crate::telemetry::continue_trace(&span, req.headers());
+    let started = Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let status = resp.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
+    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    span.in_scope(|| tracing::debug!(status = status.as_u16(), elapsed_us, "request answered"));
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }

@@ -1,23 +1,9 @@
 //! `mtp-apiserver`: the REST API for tenants and members. With no flags it runs on an embedded
 //! SQLite database (`mtp.db`) and static API keys (`mtp-api-keys`, generated on a first start).
 
-use std::io;
 use std::process::ExitCode;
 
-use mtp_bins::apiserver::config::{ApiArgs, ConfigError, LogFormat};
-
-fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.with_ansi(io::stderr().is_terminal()).try_init(),
-    };
-}
+use mtp_bins::apiserver::config::{ApiArgs, ConfigError};
 
 fn main() -> ExitCode {
     let args = match ApiArgs::parse_with_config(std::env::args_os()) {
@@ -28,7 +14,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(args.log_format);
+    let telemetry = match mtp_bins::telemetry::init("mtp-apiserver", args.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -43,6 +35,8 @@ fn main() -> ExitCode {
     // Whatever is still running (connections cut at the drain deadline, background refreshes)
     // must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    // Exports the spans still queued (SIGTERM ends `run` with the drained requests).
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -1,11 +1,11 @@
 //! `mtp-controller`: reconciles Tenants into namespaces, RBAC, NetworkPolicy, LimitRange and
 //! ResourceQuota; syncs the store into Tenant resources; one leader among replicas.
 
-use std::io;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mtp_bins::controller::run::{self, RunArgs};
+use mtp_bins::telemetry::{self, LogFormat};
 
 /// mtp's Tenant controller.
 #[derive(Debug, Parser)]
@@ -24,14 +24,6 @@ struct Cli {
     /// The flags of `run`, the default command.
     #[command(flatten)]
     run: RunArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,7 +52,13 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => *args,
         None => cli.run,
     };
-    init_logging(cli.log_format);
+    let telemetry = match telemetry::init("mtp-controller", cli.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -71,24 +69,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run::run(args)) {
+    let result = runtime.block_on(run::run(args));
+    drop(runtime);
+    // Exports the spans still queued.
+    telemetry.shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.with_ansi(io::stderr().is_terminal()).try_init(),
-    };
 }

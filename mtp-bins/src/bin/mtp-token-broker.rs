@@ -2,11 +2,13 @@
 //! (written atomically, mode 0600), for clients that read it with `mtp_auth::token::FileTokenSource`.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
 use mtp_auth::broker::{Broker, BrokerConfig};
 use mtp_auth::token::Secret;
+use mtp_bins::telemetry::{self, LogFormat};
 
 /// Keeps an OAuth2 client-credentials access token fresh in a file.
 #[derive(Debug, Parser)]
@@ -42,18 +44,44 @@ struct Args {
     /// Fetch one token, write it and exit.
     #[arg(long)]
     once: bool,
+    /// Log format (level from RUST_LOG, default info).
+    #[arg(long, env = "MTP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+fn main() -> ExitCode {
     let args = Args::parse();
+    let telemetry = match telemetry::init("mtp-token-broker", args.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(args));
+    drop(runtime);
+    // Exports the spans still queued.
+    telemetry.shutdown();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let secret = match (&args.client_secret, &args.client_secret_file) {
         (Some(s), _) => s.clone(),
         (None, Some(f)) => Secret::from_file(f)?,
@@ -68,9 +96,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     broker
-        .run(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .run(mtp_bins::webhook::serve::shutdown_signal())
         .await;
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::io;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mtp_bins::telemetry::{self, LogFormat};
 use mtp_bins::webhook::check::{self, CheckArgs};
 use mtp_bins::webhook::manifests::{self, ManifestsArgs};
 use mtp_bins::webhook::serve::{self, ServeArgs, Server};
@@ -19,14 +20,6 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,7 +76,13 @@ fn main() -> ExitCode {
             print(docs.map(|d| d + "\n"))
         }
         Command::Serve(args) => {
-            init_logging(cli.log_format);
+            let telemetry = match telemetry::init("mtp-webhook", cli.log_format) {
+                Ok(telemetry) => telemetry,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -94,7 +93,11 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(run_serve(args)) {
+            let result = runtime.block_on(run_serve(args));
+            drop(runtime);
+            // Exports the spans still queued.
+            telemetry.shutdown();
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -116,19 +119,6 @@ fn print(result: anyhow::Result<String>) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.with_ansi(io::stderr().is_terminal()).try_init(),
-    };
 }
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -13,8 +13,22 @@ use super::{Context, Error, Result, apply, finalizer, prune, status, tenant_name
 
 /// Reconciles one Tenant. On failure the `Ready` condition says why and a Warning Event is
 /// published; [`error_policy`] then retries with exponential backoff.
-#[instrument(skip(tenant, ctx), fields(tenant = %tenant.name_any()))]
+///
+/// Every log line of a reconcile carries the tenant's name and a new `reconcile_id` (the span is
+/// error-level so that it is enabled whenever any line is logged); the Kubernetes calls made
+/// meanwhile are its child spans.
+#[instrument(
+    level = "error",
+    skip_all,
+    fields(
+        tenant = %tenant.name_any(),
+        reconcile_id = %uuid::Uuid::new_v4(),
+        otel.kind = "internal",
+        trace_id = tracing::field::Empty,
+    )
+)]
 pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action> {
+    crate::telemetry::record_trace_id(&tracing::Span::current());
     let started = Instant::now();
     let deleting = tenant.metadata.deletion_timestamp.is_some();
     let result = if deleting {

@@ -16,7 +16,7 @@ use mtp_core::plan::MANAGED_BY;
 use mtp_core::store::MAX_PAGE_SIZE;
 use mtp_core::{ListParams, Store, StoreError, Tenant, TenantRecord, TenantSpec};
 use serde_json::json;
-use tracing::{info, warn};
+use tracing::{Instrument as _, info, warn};
 
 use super::{ControllerMetrics, kube_message};
 
@@ -156,7 +156,9 @@ pub async fn sync_once(
     Ok(report)
 }
 
-/// Runs [`sync_once`] now and then every `interval`, forever.
+/// Runs [`sync_once`] now and then every `interval`, forever. Each round runs in a
+/// `store_sync` span with a new `sync_id`: its log lines carry it, its store queries and
+/// Kubernetes calls are its children in a trace.
 pub async fn run_forever(
     store: Arc<dyn Store>,
     client: Client,
@@ -168,7 +170,11 @@ pub async fn run_forever(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match sync_once(store.as_ref(), &client, &cluster).await {
+        let span = tracing::error_span!("store_sync", sync_id = %uuid::Uuid::new_v4());
+        let round = sync_once(store.as_ref(), &client, &cluster)
+            .instrument(span.clone())
+            .await;
+        span.in_scope(|| match round {
             Ok(report) => {
                 let ok = report.failed.is_empty();
                 metrics.observe_sync(ok, report.applied.len() as u64, report.deleted.len() as u64);
@@ -183,6 +189,6 @@ pub async fn run_forever(
                 metrics.observe_sync(false, 0, 0);
                 warn!(error = %e, "store sync failed; retrying next round");
             }
-        }
+        });
     }
 }

@@ -5,19 +5,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
-use mtp_policy::admission::Registry;
 use mtp_policy::admission::hooks::NamespaceCache;
-use tracing::info;
+use mtp_policy::admission::{AdmissionUid, Outcome, Registry};
+use tracing::{Instrument as _, debug, info};
 
 use super::certs::{self, CertPaths};
 use super::metrics::WebhookMetrics;
@@ -124,11 +125,75 @@ async fn metrics_text(State(state): State<ProbeState>) -> impl IntoResponse {
     )
 }
 
-/// The webhook router (every hook, plus `GET /healthz`), reporting to `metrics`.
+/// The webhook router (every hook, plus `GET /healthz`), reporting to `metrics`; every request
+/// runs in a span with its request id ([`admission_context`]).
 pub fn app(registry: &Registry, metrics: Arc<WebhookMetrics>) -> Router {
     registry
         .router_with_observer(metrics)
         .route("/healthz", get(|| async { "ok\n" }))
+        .layer(axum::middleware::from_fn(admission_context))
+}
+
+/// A span around each request, carrying its request id (the caller's `x-request-id` when sane,
+/// else a new UUID, echoed in the response) into every log line, and, once the hook has read
+/// it, the AdmissionReview's `request.uid` (`uid`). One line per answered review: denials and
+/// refused requests at info, allowed reviews at debug. The span is error-level so that it is
+/// enabled whenever any line is logged; when traces are exported it is the server span, a child
+/// of the caller's `traceparent` (the Kubernetes apiserver sends one when its tracing is on).
+pub async fn admission_context(req: Request, next: Next) -> Response {
+    let id = crate::telemetry::request_id(req.headers());
+    let span = tracing::error_span!(
+        "admission",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %id,
+        uid = tracing::field::Empty,
+        otel.name = %format_args!("{} {}", req.method(), req.uri().path()),
+        otel.kind = "server",
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    crate::telemetry::continue_trace(&span, req.headers());
+    let started = Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let status = resp.status().as_u16();
+    span.record("http.response.status_code", status);
+    if resp.status().is_server_error() {
+        span.record("otel.status_code", "error");
+    }
+    if let Some(uid) = resp.extensions().get::<AdmissionUid>() {
+        span.record("uid", uid.0.as_str());
+    }
+    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    span.in_scope(|| match resp.extensions().get::<Outcome>() {
+        Some(Outcome::Denied(checks)) => {
+            info!(
+                status,
+                outcome = "denied",
+                ?checks,
+                elapsed_us,
+                "admission review answered"
+            );
+        }
+        Some(Outcome::Rejected(_)) => {
+            info!(
+                status,
+                outcome = "rejected",
+                elapsed_us,
+                "admission request refused"
+            );
+        }
+        Some(outcome) => {
+            debug!(status, ?outcome, elapsed_us, "admission review answered");
+        }
+        None => debug!(status, elapsed_us, "request answered"),
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut()
+            .insert(crate::telemetry::REQUEST_ID_HEADER, v);
+    }
+    resp
 }
 
 impl Server {

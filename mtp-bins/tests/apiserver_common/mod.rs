@@ -47,36 +47,59 @@ pub struct Server {
     /// The key printed on a first start, if this start printed one.
     pub first_key: Option<String>,
     pub stdout: mpsc::Receiver<String>,
+    /// The log lines on stderr, when [`Server::start_with`] captured them.
+    pub stderr: Option<mpsc::Receiver<String>>,
+}
+
+/// Sends every line of `from` to a channel (from a thread).
+pub fn lines(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 impl Server {
     /// Starts the binary in `dir` with `args` and waits until it listens.
     pub fn start(dir: &Path, args: &[&str]) -> Server {
+        Server::start_with(dir, args, &[("RUST_LOG", "warn")], false)
+    }
+
+    /// Starts the binary in `dir` with `args` and `env`, capturing stderr when `capture_logs`.
+    pub fn start_with(
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        capture_logs: bool,
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mtp-apiserver"))
             .current_dir(dir)
             .args(["--listen", "127.0.0.1:0", "--cluster-status", "off"])
             .args(args)
-            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(if capture_logs {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let rx = lines(child.stdout.take().unwrap());
+        let stderr = child.stderr.take().map(lines);
         // Owned by the Server from here on: killed and waited for on drop, panics included.
         let mut server = Server {
             child,
             base: String::new(),
             first_key: None,
             stdout: rx,
+            stderr,
         };
         loop {
             let line = server

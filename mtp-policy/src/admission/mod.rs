@@ -38,7 +38,7 @@ use thiserror::Error;
 
 pub use config::{Target, WebhookDoc};
 pub use request::{AdmissionReview, Gvk, Gvr, Operation, Request, UserInfo};
-pub use router::{Observer, Outcome, problem};
+pub use router::{AdmissionUid, Observer, Outcome, problem};
 
 /// Validating or mutating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

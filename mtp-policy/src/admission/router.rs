@@ -42,6 +42,11 @@ impl Observer for NoObserver {
     fn observe(&self, _: &str, _: &Outcome, _: Duration) {}
 }
 
+/// The `request.uid` of the AdmissionReview a response answers, in the HTTP response's
+/// extensions (for the server's logs and traces; absent when the request was refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdmissionUid(pub String);
+
 #[derive(Clone)]
 struct HookState {
     hook: Arc<dyn Webhook>,
@@ -102,13 +107,15 @@ async fn handle(State(state): State<HookState>, request: Request) -> HttpRespons
     let started = Instant::now();
     // Method and content type are checked before the body is read; the headers are borrowed,
     // not copied.
-    let (outcome, response) = match precheck(request.method(), request.headers()) {
+    let (outcome, mut response) = match precheck(request.method(), request.headers()) {
         Some(rejected) => rejected,
         None => answer(&*state.hook, Bytes::from_request(request, &()).await),
     };
     state
         .observer
         .observe(state.hook.name(), &outcome, started.elapsed());
+    // For the layers around the router (logs, traces).
+    response.extensions_mut().insert(outcome);
     response
 }
 
@@ -196,6 +203,7 @@ fn answer(
     };
     let Reviewed { uid, mut response } = reviewed;
     let mut http = HttpResponse::new(Body::from(response.to_review_bytes(&uid)));
+    http.extensions_mut().insert(AdmissionUid(uid));
     let outcome = if !response.allowed {
         Outcome::Denied(std::mem::take(&mut response.checks))
     } else if response.patch.is_empty() {
