@@ -251,13 +251,40 @@ pub fn init(service: &'static str, format: LogFormat) -> Result<Telemetry, Telem
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The id of a request: the caller's `x-request-id` when sane (1 to 128 visible ASCII
-/// characters), else a new UUID.
+/// characters), else a new UUID ([`new_request_id`]).
 pub fn request_id(headers: &HeaderMap) -> String {
     headers
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .map_or_else(new_request_id, str::to_owned)
+}
+
+/// A new request id: a version-4 UUID, unique within the process (a counter) and unpredictable
+/// across processes (a random seed drawn once), without a `getrandom` system call per request as
+/// `Uuid::new_v4` makes. Ids name requests in logs; they are not secrets.
+pub fn new_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEED: OnceLock<(u64, u64)> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let (a, b) = *SEED.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // splitmix64 of seed and counter: ids differ between requests and cannot be guessed from
+    // one another without the seed.
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let hi = mix(a.wrapping_add(n));
+    let lo = mix(b ^ n);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&hi.to_be_bytes());
+    bytes[8..].copy_from_slice(&lo.to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 struct Headers<'a>(&'a HeaderMap);
@@ -316,6 +343,18 @@ mod tests {
             assert!(uuid::Uuid::parse_str(&id).is_ok(), "{bad:?} replaced: {id}");
         }
         assert_ne!(request_id(&HeaderMap::new()), request_id(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn new_request_ids_are_distinct_v4_uuids() {
+        let ids: std::collections::HashSet<String> =
+            (0..10_000).map(|_| new_request_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(100) {
+            let u = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(u.get_version_num(), 4, "{id}");
+            assert_eq!(u.get_variant(), uuid::Variant::RFC4122, "{id}");
+        }
     }
 
     #[test]

@@ -110,18 +110,29 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str());
-    let span = tracing::error_span!(
-        "request",
-        method = %req.method(),
-        path = %req.uri().path(),
-        request_id = %id,
-        otel.name = %format_args!("{} {route}", req.method()),
-        otel.kind = "server",
-        http.route = route,
-        http.response.status_code = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-    );
+    // The OpenTelemetry fields only when spans are exported: every field of an enabled span is
+    // formatted for the log lines, on every request.
+    let span = if crate::telemetry::exporting() {
+        tracing::error_span!(
+            "request",
+            method = %req.method(),
+            path = %req.uri().path(),
+            request_id = %id,
+            otel.name = %format_args!("{} {route}", req.method()),
+            otel.kind = "server",
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        )
+    } else {
+        tracing::error_span!(
+            "request",
+            method = %req.method(),
+            path = %req.uri().path(),
+            request_id = %id,
+        )
+    };
     crate::telemetry::continue_trace(&span, req.headers());
     let started = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;

@@ -65,6 +65,11 @@ pub struct ServeArgs {
     /// How often to look for changed certificate files, in seconds.
     #[arg(long, env = "MTP_CERT_RELOAD_SECONDS", default_value_t = 5)]
     pub cert_reload_seconds: u64,
+    /// Log every denied review at info (the checks that failed, the request id and uid);
+    /// without it denials are logged at debug (the Kubernetes audit log and the
+    /// `mtp_webhook_denials_total` metric record them either way).
+    #[arg(long, env = "MTP_LOG_DENIALS")]
+    pub log_denials: bool,
 }
 
 impl ServeArgs {
@@ -126,34 +131,58 @@ async fn metrics_text(State(state): State<ProbeState>) -> impl IntoResponse {
 }
 
 /// The webhook router (every hook, plus `GET /healthz`), reporting to `metrics`; every request
-/// runs in a span with its request id ([`admission_context`]).
-pub fn app(registry: &Registry, metrics: Arc<WebhookMetrics>) -> Router {
+/// runs in a span with its request id ([`admission_context`]); denials are logged at info when
+/// `log_denials`, else at debug.
+pub fn app(registry: &Registry, metrics: Arc<WebhookMetrics>, log_denials: bool) -> Router {
     registry
         .router_with_observer(metrics)
         .route("/healthz", get(|| async { "ok\n" }))
-        .layer(axum::middleware::from_fn(admission_context))
+        .layer(axum::middleware::from_fn_with_state(
+            LogDenials(log_denials),
+            admission_context,
+        ))
 }
+
+/// Whether [`admission_context`] logs denials at info (else at debug).
+#[derive(Debug, Clone, Copy)]
+pub struct LogDenials(pub bool);
 
 /// A span around each request, carrying its request id (the caller's `x-request-id` when sane,
 /// else a new UUID, echoed in the response) into every log line, and, once the hook has read
-/// it, the AdmissionReview's `request.uid` (`uid`). One line per answered review: denials and
-/// refused requests at info, allowed reviews at debug. The span is error-level so that it is
+/// it, the AdmissionReview's `request.uid` (`uid`). One line per answered review: refused
+/// requests at info, denials at info with `--log-denials` (else debug), allowed reviews at debug. The span is error-level so that it is
 /// enabled whenever any line is logged; when traces are exported it is the server span, a child
 /// of the caller's `traceparent` (the Kubernetes apiserver sends one when its tracing is on).
-pub async fn admission_context(req: Request, next: Next) -> Response {
+pub async fn admission_context(
+    State(LogDenials(log_denials)): State<LogDenials>,
+    req: Request,
+    next: Next,
+) -> Response {
     let id = crate::telemetry::request_id(req.headers());
-    let span = tracing::error_span!(
-        "admission",
-        method = %req.method(),
-        path = %req.uri().path(),
-        request_id = %id,
-        uid = tracing::field::Empty,
-        otel.name = %format_args!("{} {}", req.method(), req.uri().path()),
-        otel.kind = "server",
-        http.response.status_code = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-    );
+    // The OpenTelemetry fields only when spans are exported: every field of an enabled span is
+    // formatted for the log lines, on every request.
+    let span = if crate::telemetry::exporting() {
+        tracing::error_span!(
+            "admission",
+            method = %req.method(),
+            path = %req.uri().path(),
+            request_id = %id,
+            uid = tracing::field::Empty,
+            otel.name = %format_args!("{} {}", req.method(), req.uri().path()),
+            otel.kind = "server",
+            http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        )
+    } else {
+        tracing::error_span!(
+            "admission",
+            method = %req.method(),
+            path = %req.uri().path(),
+            request_id = %id,
+            uid = tracing::field::Empty,
+        )
+    };
     crate::telemetry::continue_trace(&span, req.headers());
     let started = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;
@@ -167,7 +196,7 @@ pub async fn admission_context(req: Request, next: Next) -> Response {
     }
     let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     span.in_scope(|| match resp.extensions().get::<Outcome>() {
-        Some(Outcome::Denied(checks)) => {
+        Some(Outcome::Denied(checks)) if log_denials => {
             info!(
                 status,
                 outcome = "denied",
@@ -237,7 +266,7 @@ impl Server {
             tls,
             probe,
             config,
-            router: app(registry, metrics),
+            router: app(registry, metrics, args.log_denials),
             probe_router,
             ready,
             paths,
