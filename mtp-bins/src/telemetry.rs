@@ -221,6 +221,46 @@ fn resource(service: &str) -> opentelemetry_sdk::Resource {
     builder.build()
 }
 
+/// What every long-running binary's `main` does: installs the telemetry for `service` (exit
+/// code 2 on a bad `OTEL_*` setting), runs `run` on a multi-threaded runtime, gives whatever
+/// is still running at most one second once it returns (connections cut at a drain deadline,
+/// background refreshes must not hold the exit), flushes the queued spans, and turns the result
+/// into the exit code (errors printed with their causes).
+pub fn run_service<F>(service: &'static str, format: LogFormat, run: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use std::process::ExitCode;
+    let telemetry = match init(service, format) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    // Exports the spans still queued (SIGTERM ends `run` once the work in flight is drained).
+    telemetry.shutdown();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Installs the global subscriber for `service` (the binary's name): logs in `format` on stderr
 /// and, when an OTLP endpoint is configured, span export and the W3C trace-context propagator.
 pub fn init(service: &'static str, format: LogFormat) -> Result<Telemetry, TelemetryError> {

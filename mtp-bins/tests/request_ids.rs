@@ -190,7 +190,13 @@ fn review(uid: &str) -> Value {
 async fn webhook_every_line_of_a_review_carries_its_request_id_and_uid() {
     let dir = TempDir::new("webhook-reqid");
     let mut child = Command::new(env!("CARGO_BIN_EXE_mtp-webhook"))
-        .args(["--log-format", "json", "serve", "--self-signed"])
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--self-signed",
+            "--log-denials",
+        ])
         .arg("--cert-dir")
         .arg(dir.path())
         .args(["--listen", "127.0.0.1:0", "--probe-listen", "127.0.0.1:0"])
@@ -287,6 +293,10 @@ async fn webhook_every_line_of_a_review_carries_its_request_id_and_uid() {
         })
         .unwrap();
     assert_eq!(denied["fields"]["outcome"], "denied");
+    assert_eq!(
+        denied["level"], "INFO",
+        "--log-denials lifts denials to info"
+    );
     for line in all[..=start].iter().chain(&all[end..]) {
         assert!(
             span_field(line, "admission", "request_id").is_none(),

@@ -31,6 +31,7 @@ fn args(name: &str) -> ServeArgs {
         manage: true,
         watch_namespaces: false,
         cert_reload_seconds: 5,
+        log_denials: false,
     }
 }
 

@@ -14,34 +14,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let telemetry = match mtp_bins::telemetry::init("mtp-apiserver", args.log_format) {
-        Ok(telemetry) => telemetry,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(mtp_bins::apiserver::server::run(args));
-    // Whatever is still running (connections cut at the drain deadline, background refreshes)
-    // must not hold the exit.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    // Exports the spans still queued (SIGTERM ends `run` with the drained requests).
-    telemetry.shutdown();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    mtp_bins::telemetry::run_service(
+        "mtp-apiserver",
+        args.log_format,
+        mtp_bins::apiserver::server::run(args),
+    )
 }

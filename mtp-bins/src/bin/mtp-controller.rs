@@ -52,32 +52,5 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => *args,
         None => cli.run,
     };
-    let telemetry = match telemetry::init("mtp-controller", cli.log_format) {
-        Ok(telemetry) => telemetry,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(run::run(args));
-    drop(runtime);
-    // Exports the spans still queued.
-    telemetry.shutdown();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    telemetry::run_service("mtp-controller", cli.log_format, run::run(args))
 }

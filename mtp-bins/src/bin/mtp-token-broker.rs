@@ -51,34 +51,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let telemetry = match telemetry::init("mtp-token-broker", args.log_format) {
-        Ok(telemetry) => telemetry,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(run(args));
-    drop(runtime);
-    // Exports the spans still queued.
-    telemetry.shutdown();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("Error: {e:?}");
-            ExitCode::FAILURE
-        }
-    }
+    telemetry::run_service("mtp-token-broker", args.log_format, run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {

@@ -205,6 +205,15 @@ pub async fn admission_context(
                 "admission review answered"
             );
         }
+        Some(Outcome::Denied(checks)) => {
+            debug!(
+                status,
+                outcome = "denied",
+                ?checks,
+                elapsed_us,
+                "admission review answered"
+            );
+        }
         Some(Outcome::Rejected(_)) => {
             info!(
                 status,
