@@ -23,25 +23,28 @@ fn missing_or_empty_at_start_is_an_error() {
 
 #[test]
 fn rereads_after_max_age_and_keeps_the_cached_token_on_errors() {
+    // Long enough that a loaded machine (tests run in parallel) does not outlive it between two
+    // lines; 50 ms did.
+    const MAX_AGE: Duration = Duration::from_secs(1);
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("token");
     write_token_file(&p, "one").unwrap();
-    let src = FileTokenSource::with_max_age(&p, Duration::from_millis(50)).unwrap();
+    let src = FileTokenSource::with_max_age(&p, MAX_AGE).unwrap();
     assert_eq!(src.token().expose(), "one");
     write_token_file(&p, "two").unwrap();
     // Within the cache age: still the old one.
     assert_eq!(src.token().expose(), "one");
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(MAX_AGE + Duration::from_millis(100));
     assert_eq!(src.token().expose(), "two");
     // The sidecar restarts: file gone, then empty. Callers keep the cached token.
     std::fs::remove_file(&p).unwrap();
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(MAX_AGE + Duration::from_millis(100));
     assert_eq!(src.token().expose(), "two");
     std::fs::write(&p, "").unwrap();
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(MAX_AGE + Duration::from_millis(100));
     assert_eq!(src.token().expose(), "two");
     write_token_file(&p, "three").unwrap();
-    std::thread::sleep(Duration::from_millis(60));
+    std::thread::sleep(MAX_AGE + Duration::from_millis(100));
     assert_eq!(src.token().expose(), "three");
 }
 

@@ -116,7 +116,10 @@ async fn apiserver_every_line_of_a_request_carries_its_request_id() {
 
     let all = drain(&stderr);
     let start = position(&all, "listening");
-    let end = position(&all, "shutting down: draining in-flight requests");
+    let end = position(
+        &all,
+        "shutting down: refusing new connections, draining in-flight requests",
+    );
     let ids: BTreeSet<&str> = ["req-create", generated.as_str(), "req-denied"].into();
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for line in &all[start + 1..end] {

@@ -316,7 +316,13 @@ async fn the_webhook_continues_the_callers_trace() {
     let (addr, received) = collector().await;
     let dir = TempDir::new("otel-webhook");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mtp-webhook"))
-        .args(["--log-format", "json", "serve", "--self-signed"])
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--self-signed",
+            "--log-denials",
+        ])
         .arg("--cert-dir")
         .arg(dir.path())
         .args(["--listen", "127.0.0.1:0", "--probe-listen", "127.0.0.1:0"])
@@ -389,6 +395,6 @@ async fn the_webhook_continues_the_callers_trace() {
     assert_eq!(span.attrs["http.response.status_code"], "200");
     assert!(
         span.values.iter().any(|v| v == "admission review answered"),
-        "the denial is an event of the span: {span:?}"
+        "the denial (at info with --log-denials) is an event of the span: {span:?}"
     );
 }
