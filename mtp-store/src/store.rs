@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use mtp_core::store::{tenant_cursor, validate_member_user, validate_members};
 use mtp_core::{
     AuditRecord, Conflict, Egress, ListParams, Member, NewAuditRecord, NewMember, NewTenant, Page,
@@ -255,9 +255,17 @@ fn tenant_row(id: Uuid, new: &NewTenant) -> Result<tenant::ActiveModel> {
     })
 }
 
-async fn insert_audit<C: ConnectionTrait>(conn: &C, record: NewAuditRecord) -> Result<AuditRecord> {
-    let at = Utc::now();
-    let row = audit_log::ActiveModel {
+fn member_row(tenant_id: Uuid, user: &str, role: Role, at: DateTime<Utc>) -> member::ActiveModel {
+    member::ActiveModel {
+        tenant_id: Set(tenant_id),
+        user_name: Set(user.to_string()),
+        role: Set(role.as_str().to_string()),
+        created_at: Set(at),
+    }
+}
+
+fn audit_row(record: &NewAuditRecord, at: DateTime<Utc>) -> audit_log::ActiveModel {
+    audit_log::ActiveModel {
         actor: Set(record.actor.clone()),
         action: Set(record.action.clone()),
         target: Set(record.target.clone()),
@@ -265,8 +273,12 @@ async fn insert_audit<C: ConnectionTrait>(conn: &C, record: NewAuditRecord) -> R
         at: Set(at),
         request_id: Set(record.request_id.clone()),
         ..Default::default()
-    };
-    let inserted = audit_log::Entity::insert(row)
+    }
+}
+
+async fn insert_audit<C: ConnectionTrait>(conn: &C, record: NewAuditRecord) -> Result<AuditRecord> {
+    let at = Utc::now();
+    let inserted = audit_log::Entity::insert(audit_row(&record, at))
         .exec(conn)
         .await
         .map_err(map_db)?;
@@ -292,26 +304,12 @@ fn created_rows(
     let now = Utc::now();
     let mut parts = vec![tenant::Entity::insert(row.clone()).build(DbBackend::Sqlite)];
     if !members.is_empty() {
-        let rows = members.iter().map(|m| member::ActiveModel {
-            tenant_id: Set(tenant_id),
-            user_name: Set(m.user.clone()),
-            role: Set(m.role.as_str().to_string()),
-            created_at: Set(now),
-        });
+        let rows = members
+            .iter()
+            .map(|m| member_row(tenant_id, &m.user, m.role, now));
         parts.push(member::Entity::insert_many(rows).build(DbBackend::Sqlite));
     }
-    parts.push(
-        audit_log::Entity::insert(audit_log::ActiveModel {
-            actor: Set(audit.actor.clone()),
-            action: Set(audit.action.clone()),
-            target: Set(audit.target.clone()),
-            outcome: Set(audit.outcome.clone()),
-            at: Set(now),
-            request_id: Set(audit.request_id.clone()),
-            ..Default::default()
-        })
-        .build(DbBackend::Sqlite),
-    );
+    parts.push(audit_log::Entity::insert(audit_row(audit, now)).build(DbBackend::Sqlite));
     let mut sql = String::new();
     let mut values = Vec::new();
     for part in parts {
@@ -343,12 +341,7 @@ async fn insert_members<C: ConnectionTrait>(
     let now = Utc::now();
     let mut out = Vec::with_capacity(members.len());
     for m in members {
-        let row = member::ActiveModel {
-            tenant_id: Set(tenant_id),
-            user_name: Set(m.user.clone()),
-            role: Set(m.role.as_str().to_string()),
-            created_at: Set(now),
-        };
+        let row = member_row(tenant_id, &m.user, m.role, now);
         match member::Entity::insert(row)
             .exec_without_returning(conn)
             .await
@@ -685,21 +678,7 @@ impl Store for SeaStore {
         new.validate()?;
         self.check_namespaces(&new.name, &new.fields.namespaces, None)
             .await?;
-        let now = Utc::now();
-        let row = tenant::ActiveModel {
-            id: Set(Uuid::new_v4()),
-            name: Set(new.name.clone()),
-            display_name: Set(new.fields.display_name.clone()),
-            tier: Set(new.fields.tier.as_str().to_string()),
-            owner_email: Set(new.fields.owner_email.clone()),
-            egress: Set(new.fields.egress.map(|e| e.as_str().to_string())),
-            namespaces: Set(json(&new.fields.namespaces)?),
-            quota: Set(new.fields.quota.as_ref().map(json).transpose()?),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-            deleted_at: Set(None),
-        };
+        let row = tenant_row(Uuid::new_v4(), &new)?;
         let model = tenant::Entity::insert(row.clone())
             .exec_without_returning(&self.db)
             .await;
@@ -776,12 +755,7 @@ impl Store for SeaStore {
     async fn add_member(&self, tenant_id: Uuid, user: &str, role: Role) -> Result<Member> {
         validate_member_user(user)?;
         Self::live_tenant(&self.db, tenant_id).await?;
-        let row = member::ActiveModel {
-            tenant_id: Set(tenant_id),
-            user_name: Set(user.to_string()),
-            role: Set(role.as_str().to_string()),
-            created_at: Set(Utc::now()),
-        };
+        let row = member_row(tenant_id, user, role, Utc::now());
         match member::Entity::insert(row.clone())
             .exec_without_returning(&self.db)
             .await
