@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::types::responses;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
@@ -391,10 +392,10 @@ fn with_etag(status: StatusCode, view: TenantView) -> Response {
     params(("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 100)"), ("continue" = Option<String>, Query, description = "The `continue` of the previous page"), ("tier" = Option<String>, Query, description = "Only tenants of this tier (free, pro, enterprise)")),
     responses(
         (status = 200, description = "A page of tenants: all for platform admins, else those the caller is a member of", body = ListView<TenantView>),
-        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::RateLimited,
+        responses::Unavailable
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -443,15 +444,15 @@ pub async fn list_tenants(
     request_body(content = TenantInput, content_type = "application/json"),
     responses(
         (status = 201, description = "Created; ETag and Location headers", body = TenantView),
-        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "duplicate name, stale If-Match, member already present, namespace taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "wrong Content-Type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields, all listed in errors[]", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::Conflict,
+        responses::TooLarge,
+        responses::UnsupportedMediaType,
+        responses::Unprocessable,
+        responses::RateLimited,
+        responses::Unavailable
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -510,10 +511,10 @@ pub async fn create_tenant(
     params(("name" = String, Path, description = "The tenant name")),
     responses(
         (status = 200, description = "The tenant; ETag header", body = TenantView),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::Unauthorized,
+        responses::NotFound,
+        responses::RateLimited,
+        responses::Unavailable
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -586,16 +587,16 @@ async fn replace(
     params(("name" = String, Path, description = "The tenant name"), ("If-Match" = Option<String>, Header, description = "The ETag of a GET (`\"3\"`); a stale one is 409")),
     responses(
         (status = 200, description = "Replaced; ETag header", body = TenantView),
-        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "duplicate name, stale If-Match, member already present, namespace taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "wrong Content-Type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields, all listed in errors[]", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::Conflict,
+        responses::TooLarge,
+        responses::UnsupportedMediaType,
+        responses::Unprocessable,
+        responses::RateLimited,
+        responses::Unavailable
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -630,16 +631,16 @@ pub async fn put_tenant(
     params(("name" = String, Path, description = "The tenant name"), ("If-Match" = Option<String>, Header, description = "The ETag of a GET (`\"3\"`); a stale one is 409")),
     responses(
         (status = 200, description = "Patched; ETag header", body = TenantView),
-        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "duplicate name, stale If-Match, member already present, namespace taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "wrong Content-Type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields, all listed in errors[]", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::Conflict,
+        responses::TooLarge,
+        responses::UnsupportedMediaType,
+        responses::Unprocessable,
+        responses::RateLimited,
+        responses::Unavailable
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -688,13 +689,13 @@ pub async fn patch_tenant(
     params(("name" = String, Path, description = "The tenant name"), ("If-Match" = Option<String>, Header, description = "The ETag of a GET (`\"3\"`); a stale one is 409")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "duplicate name, stale If-Match, member already present, namespace taken", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::Conflict,
+        responses::RateLimited,
+        responses::Unavailable
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -734,10 +735,10 @@ pub async fn delete_tenant(
     params(("name" = String, Path, description = "The tenant name")),
     responses(
         (status = 200, description = "The members", body = ListView<MemberView>),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::Unauthorized,
+        responses::NotFound,
+        responses::RateLimited,
+        responses::Unavailable
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -763,16 +764,16 @@ pub async fn list_members(
     params(("name" = String, Path, description = "The tenant name")),
     responses(
         (status = 201, description = "Added; ETag header of the tenant", body = MemberView),
-        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "duplicate name, stale If-Match, member already present, namespace taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "wrong Content-Type", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid fields, all listed in errors[]", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::Conflict,
+        responses::TooLarge,
+        responses::UnsupportedMediaType,
+        responses::Unprocessable,
+        responses::RateLimited,
+        responses::Unavailable
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -820,11 +821,11 @@ pub async fn add_member(
     params(("name" = String, Path, description = "The tenant name"), ("userId" = String, Path, description = "The member's user id")),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::RateLimited,
+        responses::Unavailable
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -877,12 +878,12 @@ pub async fn remove_member(
     params(("name" = String, Path, description = "The tenant name"), ("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 100)"), ("continue" = Option<String>, Query, description = "The `continue` of the previous page")),
     responses(
         (status = 200, description = "A page of audit records, oldest first", body = ListView<AuditView>),
-        (status = 400, description = "bad request: malformed JSON, bad query parameter or If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "the caller may see the tenant but not do this", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such tenant or member (or one the caller may not see)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::BadRequest,
+        responses::Unauthorized,
+        responses::Forbidden,
+        responses::NotFound,
+        responses::RateLimited,
+        responses::Unavailable
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -919,8 +920,8 @@ pub async fn list_audit(
     path = "/api/v1/whoami",
     responses(
         (status = 200, description = "The caller", body = WhoAmI),
-        (status = 401, description = "missing or invalid credentials", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate limited", body = Problem, content_type = "application/problem+json")
+        responses::Unauthorized,
+        responses::RateLimited
     ),
     security(("bearer" = [])),
     tag = "api"
@@ -973,7 +974,7 @@ pub async fn healthz() -> Response {
     path = "/readyz",
     responses(
         (status = 200, description = "The database answers", body = StatusOk),
-        (status = 503, description = "the database is unavailable, or the request timed out", body = Problem, content_type = "application/problem+json")
+        responses::Unavailable
     ),
     tag = "system"
 )]

@@ -51,6 +51,8 @@ impl Modify for BearerAuth {
         handlers::readyz,
         handlers::metrics,
     ),
+    // The error responses are `types::responses` types, whose bodies utoipa does not collect.
+    components(schemas(super::types::Problem)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
