@@ -11,4 +11,5 @@ mod de;
 #[cfg(feature = "admission")]
 pub mod admission;
 pub mod builders;
+mod json;
 pub mod pod_security;

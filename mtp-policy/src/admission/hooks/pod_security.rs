@@ -116,7 +116,7 @@ impl Webhook for PodSecurityHook {
     /// parsed again. Bodies that do not read that way (a malformed review or object) take the
     /// default path, so the answer is exactly that of [`Webhook::admit`].
     fn review(&self, body: &[u8]) -> Result<Reviewed, ReviewError> {
-        let Ok(review) = serde_json::from_slice::<AdmissionReview<'_>>(body) else {
+        let Ok(review) = AdmissionReview::from_slice(body) else {
             return review_raw(self, body);
         };
         let request = review.request().map_err(|e| match e {
