@@ -138,7 +138,6 @@ fn limits(view: &PodView<'_, '_>, c: &Located<'_, '_>, violations: &mut Vec<Viol
         ("cpu", limits.and_then(|l| l.cpu.as_ref())),
         ("memory", limits.and_then(|l| l.memory.as_ref())),
     ] {
-        let path = view.container_field(c, &format!("resources.limits.{resource}"));
         let message = match value {
             None => format!("container {name:?} must set resources.limits.{resource}"),
             Some(q) => match quantity_sign(q) {
@@ -158,6 +157,8 @@ fn limits(view: &PodView<'_, '_>, c: &Located<'_, '_>, violations: &mut Vec<Viol
                 }
             },
         };
+        // The path only for a violation: most containers pass.
+        let path = view.container_field(c, &format!("resources.limits.{resource}"));
         out.container(c, path, message);
     }
 }
