@@ -201,6 +201,57 @@ async fn serves_admission_over_tls_with_the_generated_ca() {
     let _ = std::fs::remove_dir_all(&other);
 }
 
+/// Bodies of every size around rustls' 4 KiB reads and the 16 KiB TLS record arrive whole over
+/// the TLS listener, and a second request written in the same packets as the first is answered.
+#[tokio::test]
+async fn reads_bodies_of_every_size_and_requests_sent_back_to_back() {
+    let dir = temp_dir("sizes");
+    let args = args(&dir);
+    let server = start(&args).await;
+    wait_ready(server.probe).await;
+    let ca = CertPaths::in_dir(&dir).ca;
+    let capture = capture();
+    let record = 16 * 1024;
+    for size in [
+        capture.len(),
+        4096,
+        4097,
+        record - 1,
+        record,
+        record + 1,
+        record + 5 + 256,
+        2 * record,
+        3 * record + 17,
+        1024 * 1024,
+    ] {
+        // Trailing whitespace keeps the review valid JSON of any length.
+        let mut body = capture.clone();
+        body.resize(size.max(capture.len()), b' ');
+        let (review, _) = https(server.tls, &ca, &post("/validate/pod-security", &body))
+            .await
+            .unwrap();
+        assert!(review.starts_with("HTTP/1.1 200"), "{size} bytes: {review}");
+        assert!(review.contains(r#""code":403"#), "{size} bytes: {review}");
+    }
+
+    let mut both = format!(
+        "POST /validate/pod-security HTTP/1.1\r\nHost: {SNI}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        capture.len()
+    )
+    .into_bytes();
+    both.extend_from_slice(&capture);
+    both.extend_from_slice(
+        format!("GET /healthz HTTP/1.1\r\nHost: {SNI}\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    let (responses, _) = https(server.tls, &ca, &both).await.unwrap();
+    assert_eq!(responses.matches("HTTP/1.1 200").count(), 2, "{responses}");
+    assert!(responses.contains(r#""code":403"#), "{responses}");
+
+    server.stop.send(()).unwrap();
+    server.task.await.unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn reloads_the_certificate_when_it_changes_on_disk() {
     let dir = temp_dir("reload");
