@@ -253,76 +253,158 @@ impl Response {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReviewOut<'r> {
-    api_version: &'static str,
-    kind: &'static str,
-    response: ResponseOut<'r>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResponseOut<'r> {
-    uid: &'r str,
-    allowed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<StatusOut<'r>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch: Option<String>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    warnings: &'r [String],
-}
-
-#[derive(Serialize)]
-struct StatusOut<'r> {
-    code: u16,
-    reason: &'static str,
-    message: &'r str,
-}
-
 impl Response {
-    /// The same document as [`Response::to_review`], serialized straight to bytes (what the
-    /// router sends; no intermediate `serde_json::Value`).
+    /// The same document as [`Response::to_review`], written straight to bytes (what the router
+    /// sends): the envelope as constant bytes, the strings escaped as serde_json escapes them,
+    /// keys in the order of the AdmissionReview type (`uid`, `allowed`, `status`, `patchType`,
+    /// `patch`, `warnings`).
     pub fn to_review_bytes(&self, uid: &str) -> Vec<u8> {
+        use crate::json::push_str;
         let patch = (!self.patch.is_empty()).then(|| {
             let json = serde_json::to_vec(&self.patch).unwrap_or_default();
             base64::engine::general_purpose::STANDARD.encode(json)
         });
-        let review = ReviewOut {
-            api_version: "admission.k8s.io/v1",
-            kind: "AdmissionReview",
-            response: ResponseOut {
-                uid,
-                allowed: self.allowed,
-                status: (!self.allowed).then(|| StatusOut {
-                    code: self.code,
-                    reason: match self.code {
-                        400 => "BadRequest",
-                        403 => "Forbidden",
-                        _ => "InternalError",
-                    },
-                    message: self.message.as_deref().unwrap_or_default(),
-                }),
-                patch_type: patch.is_some().then_some("JSONPatch"),
-                patch,
-                warnings: &self.warnings,
-            },
-        };
         // Sized once: the envelope is under 200 bytes; the message and patch are escaped JSON.
         let size = 200
             + uid.len()
             + self.message.as_ref().map_or(0, |m| m.len() + m.len() / 8)
-            + review.response.patch.as_ref().map_or(0, String::len)
+            + patch.as_ref().map_or(0, String::len)
             + self.warnings.iter().map(|w| w.len() + 4).sum::<usize>();
         let mut out = Vec::with_capacity(size);
-        // Strings, bools, integers and JSON values into a Vec: serialization cannot fail.
-        match serde_json::to_writer(&mut out, &review) {
-            Ok(()) => out,
-            Err(_) => Vec::new(),
+        out.extend_from_slice(
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#,
+        );
+        push_str(&mut out, uid);
+        if self.allowed {
+            out.extend_from_slice(br#","allowed":true"#);
+        } else {
+            out.extend_from_slice(br#","allowed":false,"status":{"code":"#);
+            out.extend_from_slice(self.code.to_string().as_bytes());
+            out.extend_from_slice(match self.code {
+                400 => br#","reason":"BadRequest","message":"#.as_slice(),
+                403 => br#","reason":"Forbidden","message":"#.as_slice(),
+                _ => br#","reason":"InternalError","message":"#.as_slice(),
+            });
+            push_str(&mut out, self.message.as_deref().unwrap_or_default());
+            out.push(b'}');
         }
+        if let Some(patch) = &patch {
+            out.extend_from_slice(br#","patchType":"JSONPatch","patch":"#);
+            push_str(&mut out, patch);
+        }
+        if !self.warnings.is_empty() {
+            out.extend_from_slice(br#","warnings":["#);
+            for (i, warning) in self.warnings.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_str(&mut out, warning);
+            }
+            out.push(b']');
+        }
+        out.extend_from_slice(b"}}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod review_bytes_tests {
+    #![allow(clippy::unwrap_used)]
+    use serde::Serialize;
+
+    use super::Response;
+
+    // What `to_review_bytes` wrote with serde_json before it wrote the bytes itself.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ReviewOut<'r> {
+        api_version: &'static str,
+        kind: &'static str,
+        response: ResponseOut<'r>,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ResponseOut<'r> {
+        uid: &'r str,
+        allowed: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status: Option<StatusOut<'r>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        patch_type: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        patch: Option<String>,
+        #[serde(skip_serializing_if = "<[String]>::is_empty")]
+        warnings: &'r [String],
+    }
+
+    #[derive(Serialize)]
+    struct StatusOut<'r> {
+        code: u16,
+        reason: &'static str,
+        message: &'r str,
+    }
+
+    fn with_serde(response: &Response, uid: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        let patch = (!response.patch.is_empty()).then(|| {
+            base64::engine::general_purpose::STANDARD
+                .encode(serde_json::to_vec(&response.patch).unwrap())
+        });
+        serde_json::to_vec(&ReviewOut {
+            api_version: "admission.k8s.io/v1",
+            kind: "AdmissionReview",
+            response: ResponseOut {
+                uid,
+                allowed: response.allowed,
+                status: (!response.allowed).then(|| StatusOut {
+                    code: response.code,
+                    reason: match response.code {
+                        400 => "BadRequest",
+                        403 => "Forbidden",
+                        _ => "InternalError",
+                    },
+                    message: response.message.as_deref().unwrap_or_default(),
+                }),
+                patch_type: patch.is_some().then_some("JSONPatch"),
+                patch,
+                warnings: &response.warnings,
+            },
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_bytes_are_what_serde_json_wrote() {
+        let patch = vec![super::PatchOp::add(
+            "/metadata/labels",
+            serde_json::json!({"a": "b \"c\""}),
+        )];
+        let message = "violates the \"mtp\" profile:\ncontainer \"x\" \\ é 😀 \u{1}\t\u{7f}";
+        let cases = [
+            Response::allow(),
+            Response::allow().with_warning("no tenant for namespace \"x\""),
+            Response::allow().with_warning("a").with_warning("b\n"),
+            Response::deny(message),
+            Response::deny("").with_checks(vec!["limits".into()]),
+            Response::invalid("cannot read request.object: EOF at line 1"),
+            Response::allow().with_patch(patch.clone()),
+            Response::allow().with_patch(patch).with_warning("w"),
+        ];
+        for response in &cases {
+            for uid in ["", "0c9a8d74-9cb7-44dd-b98e-09fd62def2f4", "a\"b"] {
+                assert_eq!(
+                    String::from_utf8(response.to_review_bytes(uid)).unwrap(),
+                    String::from_utf8(with_serde(response, uid)).unwrap(),
+                );
+                let parsed: serde_json::Value =
+                    serde_json::from_slice(&response.to_review_bytes(uid)).unwrap();
+                assert_eq!(parsed, response.to_review(uid));
+            }
+        }
+        let mut internal = Response::deny("boom");
+        internal.code = 500;
+        assert_eq!(internal.to_review_bytes("u"), with_serde(&internal, "u"));
     }
 }
 

@@ -118,6 +118,43 @@ fn plain_end(input: &[u8], mut pos: usize) -> usize {
     pos
 }
 
+/// Appends `text` as a JSON string, escaped byte for byte as serde_json escapes it (`"`, `\\`,
+/// the short escapes `\b \f \n \r \t`, other control characters as `\u00xx`; nothing else),
+/// copying the runs between escapes eight bytes at a time.
+pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    loop {
+        let pos = plain_end(bytes, start);
+        out.extend_from_slice(bytes.get(start..pos).unwrap_or_default());
+        let Some(&byte) = bytes.get(pos) else {
+            break;
+        };
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0xf)],
+            ]),
+        }
+        start = pos + 1;
+    }
+    out.push(b'"');
+}
+
 /// The first byte at or after `pos` that is not JSON whitespace (space, tab, line feed,
 /// carriage return, as serde_json); runs of spaces (indentation) are skipped eight at a time.
 #[inline(always)]

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{Declined, MAX_DEPTH, from_slice, from_slice_seed};
+use super::{Declined, MAX_DEPTH, from_slice, from_slice_seed, push_str};
 use crate::pod_security::AdmissionReview;
 use crate::pod_security::model::Object;
 
@@ -791,5 +791,34 @@ fn declines_rather_than_guess() {
     ] {
         let ok = serde_json::from_str::<serde_json::Value>(doc).is_ok();
         assert_eq!(same_value::<serde_json::Value>(doc.as_bytes()), ok, "{doc}");
+    }
+}
+
+#[test]
+fn strings_are_written_byte_for_byte_as_serde_json_writes_them() {
+    const SPECIAL: &[&str] = &["\"", "\\", "\n", "é", "😀", "\u{1}", "\u{1f}"];
+    let mut rng = Rng(5);
+    let mut texts: Vec<String> = (0u8..=0x7f).map(|b| char::from(b).to_string()).collect();
+    texts.extend(["", "plain", "é日本😀", "a\"b\\c/d", "\u{7f}\u{80}\u{ffff}"].map(String::from));
+    for _ in 0..rounds() * 5_000 {
+        let mut text = String::new();
+        for _ in 0..rng.below(40) {
+            match rng.below(4) {
+                0 => text.push(char::from(rng.below(0x80) as u8)),
+                1 => {
+                    let piece: &&str = rng.pick(SPECIAL);
+                    text.push_str(piece);
+                }
+                _ => text.push_str(&"abcdefgh"[..rng.below(8)]),
+            }
+        }
+        texts.push(text);
+    }
+    for text in &texts {
+        let mut ours = b"x".to_vec();
+        push_str(&mut ours, text);
+        let mut theirs = b"x".to_vec();
+        serde_json::to_writer(&mut theirs, text).unwrap();
+        assert_eq!(ours, theirs, "{text:?}");
     }
 }
