@@ -822,3 +822,36 @@ fn strings_are_written_byte_for_byte_as_serde_json_writes_them() {
         assert_eq!(ours, theirs, "{text:?}");
     }
 }
+
+#[test]
+fn review_responses_are_the_documents_serde_json_wrote() {
+    use crate::pod_security::review::response_json;
+    for uid in ["u1", "a\"b\\c"] {
+        for denial in [
+            None,
+            Some("violates \"x\":\n\tcontainer \u{1} é".to_owned()),
+        ] {
+            let bytes = response_json(uid, denial.clone());
+            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            let mut expected = serde_json::json!({
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "response": {"uid": uid, "allowed": denial.is_none()},
+            });
+            if let Some(message) = &denial {
+                expected["response"]["status"] =
+                    serde_json::json!({"code": 403, "reason": "Forbidden", "message": message});
+            }
+            assert_eq!(value, expected);
+        }
+    }
+    // The bytes the serde-derived structs wrote before, field order included.
+    assert_eq!(
+        String::from_utf8(response_json("u", Some("a\"b".into()))).unwrap(),
+        r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u","allowed":false,"status":{"code":403,"reason":"Forbidden","message":"a\"b"}}}"#
+    );
+    assert_eq!(
+        String::from_utf8(response_json("u", None)).unwrap(),
+        r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"u","allowed":true}}"#
+    );
+}

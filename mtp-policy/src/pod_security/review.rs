@@ -1,7 +1,5 @@
 //! `admission.k8s.io/v1` AdmissionReview: the request fields pod security reads, and the response.
 
-use serde::Serialize;
-
 use super::model::{Object, Text};
 use super::{Error, Evaluation, Policy, Result};
 
@@ -167,46 +165,27 @@ pub(crate) fn check_envelope(
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReviewOut<'r> {
-    api_version: &'static str,
-    kind: &'static str,
-    response: ResponseOut<'r>,
-}
-
-#[derive(Serialize)]
-struct ResponseOut<'r> {
-    uid: &'r str,
-    allowed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<StatusOut>,
-}
-
-#[derive(Serialize)]
-struct StatusOut {
-    code: u16,
-    reason: &'static str,
-    message: String,
-}
-
 /// The AdmissionReview response for `uid`: allowed, or denied with 403 Forbidden and `message`.
+/// Written as bytes, strings escaped as serde_json escapes them.
 pub fn response_json(uid: &str, denial: Option<String>) -> Vec<u8> {
-    let review = ReviewOut {
-        api_version: "admission.k8s.io/v1",
-        kind: "AdmissionReview",
-        response: ResponseOut {
-            uid,
-            allowed: denial.is_none(),
-            status: denial.map(|message| StatusOut {
-                code: 403,
-                reason: "Forbidden",
-                message,
-            }),
-        },
-    };
-    // Serializing plain strings, bools and integers into a Vec cannot fail.
-    serde_json::to_vec(&review).unwrap_or_default()
+    let mut out =
+        Vec::with_capacity(160 + uid.len() + denial.as_ref().map_or(0, |m| m.len() + m.len() / 8));
+    out.extend_from_slice(
+        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#,
+    );
+    crate::json::push_str(&mut out, uid);
+    match denial {
+        None => out.extend_from_slice(br#","allowed":true"#),
+        Some(message) => {
+            out.extend_from_slice(
+                br#","allowed":false,"status":{"code":403,"reason":"Forbidden","message":"#,
+            );
+            crate::json::push_str(&mut out, &message);
+            out.push(b'}');
+        }
+    }
+    out.extend_from_slice(b"}}");
+    out
 }
 
 impl Policy {
