@@ -360,6 +360,27 @@ impl<'de> Reader<'de> {
         Ok(value)
     }
 
+    /// Before the next member of an array or object whose closing byte is `close`: `false` at
+    /// its end, `true` with `pos` at the member (past its comma after the first). A comma
+    /// followed by the end is refused, as by serde_json.
+    fn next_member(&mut self, first: &mut bool, close: u8) -> Result<bool> {
+        self.skip_ws();
+        match self.peek() {
+            Some(byte) if byte == close => return Ok(false),
+            Some(b',') if !*first => {
+                self.pos += 1;
+                self.skip_ws();
+                if self.peek() == Some(close) {
+                    return Err(Declined);
+                }
+            }
+            Some(_) if *first => {}
+            _ => return Err(Declined),
+        }
+        *first = false;
+        Ok(true)
+    }
+
     /// Skips one value, checking it as serde_json checks what it ignores. Iterative, so deep
     /// nesting cannot exhaust the stack: open containers are bits of `open` (1 for an object).
     fn skip_value(&mut self) -> Result<()> {
@@ -455,6 +476,26 @@ macro_rules! declined_numbers {
     };
 }
 
+/// serde_json's `RawValue` asks for itself as a newtype of a private name: declined.
+fn not_raw_value(name: &str) -> Result<()> {
+    if name.starts_with("$serde_json") {
+        Err(Declined)
+    } else {
+        Ok(())
+    }
+}
+
+/// `Deserializer` methods that are another method.
+macro_rules! forward {
+    ($($($method:ident)* => $to:ident;)*) => {
+        $($(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+                self.$to(visitor)
+            }
+        )*)*
+    };
+}
+
 impl<'de> Deserializer<'de> for &mut Reader<'de> {
     type Error = Declined;
 
@@ -502,9 +543,11 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         deserialize_f32 deserialize_f64
     );
 
-    // serde_json reads chars, strings and identifiers as `deserialize_str`.
-    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_str(visitor)
+    // serde_json reads chars, strings and identifiers as `deserialize_str`, byte buffers as
+    // `deserialize_bytes`.
+    forward! {
+        deserialize_char deserialize_string deserialize_identifier => deserialize_str;
+        deserialize_byte_buf => deserialize_bytes;
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -515,24 +558,12 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         }
     }
 
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_str(visitor)
-    }
-
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_str(visitor)
-    }
-
     fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.skip_ws();
         match self.peek() {
             Some(b'"') => self.bytes_value(visitor),
             _ => Err(Declined),
         }
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_bytes(visitor)
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
@@ -564,10 +595,7 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
-        // serde_json's RawValue asks for itself by a private newtype name.
-        if name.starts_with("$serde_json") {
-            return Err(Declined);
-        }
+        not_raw_value(name)?;
         visitor.visit_newtype_struct(self)
     }
 
@@ -634,18 +662,10 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
     type Error = Declined;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        let reader = &mut *self.reader;
-        reader.skip_ws();
-        match reader.peek() {
-            Some(b'}') => return Ok(None),
-            Some(b',') if !self.first => {
-                reader.pos += 1;
-                reader.skip_ws();
-            }
-            Some(_) if self.first => {}
-            _ => return Err(Declined),
+        if !self.reader.next_member(&mut self.first, b'}')? {
+            return Ok(None);
         }
-        self.first = false;
+        let reader = &mut *self.reader;
         if reader.peek() != Some(b'"') {
             return Err(Declined);
         }
@@ -668,22 +688,10 @@ impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
     type Error = Declined;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        let reader = &mut *self.reader;
-        reader.skip_ws();
-        match reader.peek() {
-            Some(b']') => return Ok(None),
-            Some(b',') if !self.first => {
-                reader.pos += 1;
-                reader.skip_ws();
-                if reader.peek() == Some(b']') {
-                    return Err(Declined);
-                }
-            }
-            Some(_) if self.first => {}
-            _ => return Err(Declined),
+        if !self.reader.next_member(&mut self.first, b']')? {
+            return Ok(None);
         }
-        self.first = false;
-        seed.deserialize(reader).map(Some)
+        seed.deserialize(&mut *self.reader).map(Some)
     }
 }
 
@@ -718,9 +726,7 @@ impl<'de> Deserializer<'de> for KeyReader<'_, 'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
-        if name.starts_with("$serde_json") {
-            return Err(Declined);
-        }
+        not_raw_value(name)?;
         visitor.visit_newtype_struct(self)
     }
 

@@ -194,6 +194,18 @@ impl Record<'_> {
     }
 }
 
+/// Visitor methods that record their value as it comes.
+macro_rules! record {
+    ($($method:ident($ty:ty) => $event:path;)*) => {
+        $(
+            fn $method<E: de::Error>(self, v: $ty) -> Result<(), E> {
+                self.push($event(v));
+                Ok(())
+            }
+        )*
+    };
+}
+
 impl<'de> Visitor<'de> for Record<'_> {
     type Value = ();
 
@@ -201,32 +213,18 @@ impl<'de> Visitor<'de> for Record<'_> {
         f.write_str("anything")
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
-        self.push(Event::Bool(v));
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.push(Event::I64(v));
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.push(Event::U64(v));
-        Ok(())
-    }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<(), E> {
-        self.push(Event::I128(v));
-        Ok(())
-    }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<(), E> {
-        self.push(Event::U128(v));
-        Ok(())
+    record! {
+        visit_bool(bool) => Event::Bool;
+        visit_i64(i64) => Event::I64;
+        visit_u64(u64) => Event::U64;
+        visit_i128(i128) => Event::I128;
+        visit_u128(u128) => Event::U128;
+        visit_char(char) => Event::Char;
+        visit_string(String) => Event::String;
+        visit_byte_buf(Vec<u8>) => Event::ByteBuf;
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
         self.push(Event::F64(v.to_bits()));
-        Ok(())
-    }
-    fn visit_char<E: de::Error>(self, v: char) -> Result<(), E> {
-        self.push(Event::Char(v));
         Ok(())
     }
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
@@ -237,20 +235,12 @@ impl<'de> Visitor<'de> for Record<'_> {
         self.push(Event::Str(v.to_owned()));
         Ok(())
     }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<(), E> {
-        self.push(Event::String(v));
-        Ok(())
-    }
     fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<(), E> {
         self.push(Event::BorrowedBytes(v.to_vec()));
         Ok(())
     }
     fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<(), E> {
         self.push(Event::Bytes(v.to_vec()));
-        Ok(())
-    }
-    fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<(), E> {
-        self.push(Event::ByteBuf(v));
         Ok(())
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
@@ -618,39 +608,31 @@ fn value(rng: &mut Rng, out: &mut Vec<u8>, depth: usize) {
                 .as_bytes(),
         ),
         4 => out.extend_from_slice(rng.pick(NUMBERS[..20].as_ref()).as_bytes()),
-        5 | 6 => {
-            out.push(b'{');
-            let n = rng.below(5);
-            for i in 0..n {
-                whitespace(rng, out);
-                string(rng, out);
-                whitespace(rng, out);
-                out.push(b':');
-                whitespace(rng, out);
-                value(rng, out, depth + 1);
-                whitespace(rng, out);
-                if i + 1 < n || rng.below(30) == 0 {
-                    out.push(b',');
-                }
-            }
+        5 | 6 => container(rng, out, depth, true),
+        _ => container(rng, out, depth, false),
+    }
+}
+
+/// An object or an array of up to four members, now and then with a trailing comma.
+fn container(rng: &mut Rng, out: &mut Vec<u8>, depth: usize, object: bool) {
+    out.push(if object { b'{' } else { b'[' });
+    let n = rng.below(5);
+    for i in 0..n {
+        whitespace(rng, out);
+        if object {
+            string(rng, out);
             whitespace(rng, out);
-            out.push(b'}');
+            out.push(b':');
+            whitespace(rng, out);
         }
-        _ => {
-            out.push(b'[');
-            let n = rng.below(5);
-            for i in 0..n {
-                whitespace(rng, out);
-                value(rng, out, depth + 1);
-                whitespace(rng, out);
-                if i + 1 < n || rng.below(30) == 0 {
-                    out.push(b',');
-                }
-            }
-            whitespace(rng, out);
-            out.push(b']');
+        value(rng, out, depth + 1);
+        whitespace(rng, out);
+        if i + 1 < n || rng.below(30) == 0 {
+            out.push(b',');
         }
     }
+    whitespace(rng, out);
+    out.push(if object { b'}' } else { b']' });
 }
 
 #[test]
