@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use super::Violation;
 use super::model::QuantityText;
 use super::quantity;
-use super::view::{ContainerList, Located, Out, PodView};
+use super::view::{ContainerList, Located, Out, PodView, container_message};
 
 /// The check ids of the `mtp` profile, in the order they are evaluated for each container.
 pub const CHECK_IDS: &[&str] = &[
@@ -46,7 +46,7 @@ pub(crate) fn evaluate(view: &PodView<'_, '_>, violations: &mut Vec<Violation>) 
             .container(
                 &c,
                 view.container_field(&c, "securityContext"),
-                format!("container {name:?} must set a securityContext"),
+                container_message(name, &[" must set a securityContext"]),
             );
         }
         if sc.and_then(|s| s.privileged) == Some(true) {
@@ -57,7 +57,7 @@ pub(crate) fn evaluate(view: &PodView<'_, '_>, violations: &mut Vec<Violation>) 
             .container(
                 &c,
                 view.container_field(&c, "securityContext.privileged"),
-                format!("container {name:?} must not set securityContext.privileged=true"),
+                container_message(name, &[" must not set securityContext.privileged=true"]),
             );
         }
         // runAsNonRoot and runAsUser are inherited from the pod, so they apply with or without a
@@ -66,14 +66,12 @@ pub(crate) fn evaluate(view: &PodView<'_, '_>, violations: &mut Vec<Violation>) 
             (Some(false), _) => Out { check: "runAsNonRoot", violations: &mut *violations }.container(
                 &c,
                 view.container_field(&c, "securityContext.runAsNonRoot"),
-                format!("container {name:?} must not set securityContext.runAsNonRoot=false"),
+                container_message(name, &[" must not set securityContext.runAsNonRoot=false"]),
             ),
             (None, Some(false)) => Out { check: "runAsNonRoot", violations: &mut *violations }.container(
                 &c,
                 view.spec_field("securityContext.runAsNonRoot"),
-                format!(
-                    "container {name:?} inherits securityContext.runAsNonRoot=false from the pod: set it to true on the pod or the container"
-                ),
+                container_message(name, &[" inherits securityContext.runAsNonRoot=false from the pod: set it to true on the pod or the container"]),
             ),
             _ => {}
         }
@@ -81,14 +79,12 @@ pub(crate) fn evaluate(view: &PodView<'_, '_>, violations: &mut Vec<Violation>) 
             (Some(0), _) => Out { check: "runAsUser", violations: &mut *violations }.container(
                 &c,
                 view.container_field(&c, "securityContext.runAsUser"),
-                format!("container {name:?} must not set securityContext.runAsUser=0 (root)"),
+                container_message(name, &[" must not set securityContext.runAsUser=0 (root)"]),
             ),
             (None, Some(0)) => Out { check: "runAsUser", violations: &mut *violations }.container(
                 &c,
                 view.spec_field("securityContext.runAsUser"),
-                format!(
-                    "container {name:?} inherits securityContext.runAsUser=0 (root) from the pod: set a non-zero user on the pod or the container"
-                ),
+                container_message(name, &[" inherits securityContext.runAsUser=0 (root) from the pod: set a non-zero user on the pod or the container"]),
             ),
             _ => {}
         }
@@ -101,8 +97,9 @@ pub(crate) fn evaluate(view: &PodView<'_, '_>, violations: &mut Vec<Violation>) 
                 .container(
                     &c,
                     view.container_field(&c, "securityContext.readOnlyRootFilesystem"),
-                    format!(
-                        "container {name:?} must set securityContext.readOnlyRootFilesystem=true"
+                    container_message(
+                        name,
+                        &[" must set securityContext.readOnlyRootFilesystem=true"],
                     ),
                 );
             }
@@ -114,8 +111,9 @@ pub(crate) fn evaluate(view: &PodView<'_, '_>, violations: &mut Vec<Violation>) 
                 .container(
                     &c,
                     view.container_field(&c, "securityContext.allowPrivilegeEscalation"),
-                    format!(
-                        "container {name:?} must set securityContext.allowPrivilegeEscalation=false"
+                    container_message(
+                        name,
+                        &[" must set securityContext.allowPrivilegeEscalation=false"],
                     ),
                 );
             }
@@ -139,7 +137,7 @@ fn limits(view: &PodView<'_, '_>, c: &Located<'_, '_>, violations: &mut Vec<Viol
         ("memory", limits.and_then(|l| l.memory.as_ref())),
     ] {
         let message = match value {
-            None => format!("container {name:?} must set resources.limits.{resource}"),
+            None => container_message(name, &[" must set resources.limits.", resource]),
             Some(q) => match quantity_sign(q) {
                 Ok(Ordering::Greater) => continue,
                 Ok(Ordering::Equal) => {
@@ -158,7 +156,7 @@ fn limits(view: &PodView<'_, '_>, c: &Located<'_, '_>, violations: &mut Vec<Viol
             },
         };
         // The path only for a violation: most containers pass.
-        let path = view.container_field(c, &format!("resources.limits.{resource}"));
+        let path = view.container_field(c, &["resources.limits.", resource].concat());
         out.container(c, path, message);
     }
 }

@@ -81,7 +81,16 @@ impl<'o, 'a> PodView<'o, 'a> {
 
     /// `<spec path>.<list>[<i>].<rest>`.
     pub fn container_field(&self, c: &Located<'_, '_>, rest: &str) -> String {
-        format!("{}.{}[{}].{rest}", self.spec_path, c.list.field(), c.index)
+        let list = c.list.field();
+        let mut path = String::with_capacity(self.spec_path.len() + list.len() + rest.len() + 8);
+        path.push_str(self.spec_path);
+        path.push('.');
+        path.push_str(list);
+        path.push('[');
+        push_decimal(&mut path, c.index);
+        path.push_str("].");
+        path.push_str(rest);
+        path
     }
 
     /// `<metadata path>.annotations["<key>"]`.
@@ -127,5 +136,70 @@ impl Out<'_> {
             container: Some(container.to_owned()),
             message,
         });
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, n: usize) {
+    if n >= 10 {
+        push_decimal(out, n / 10);
+    }
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// `container "<name>"<rest...>`, the name quoted as `{:?}` quotes it.
+pub(crate) fn container_message(name: &str, rest: &[&str]) -> String {
+    let mut message =
+        String::with_capacity(12 + name.len() + rest.iter().map(|r| r.len()).sum::<usize>());
+    message.push_str("container ");
+    // Printable ASCII other than `"` and `\` is written as it is by `{:?}`.
+    if name
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        message.push('"');
+        message.push_str(name);
+        message.push('"');
+    } else {
+        use std::fmt::Write as _;
+        let _ = write!(message, "{name:?}");
+    }
+    for part in rest {
+        message.push_str(part);
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn container_messages_quote_names_as_debug_does() {
+        for name in [
+            "",
+            "app",
+            "echo-server",
+            "a b~!",
+            "quote\"d",
+            "back\\slash",
+            "tab\t",
+            "new\nline",
+            "é日本",
+            "\u{7f}",
+            "'single'",
+        ] {
+            assert_eq!(
+                super::container_message(name, &[" must ", "set x"]),
+                format!("container {name:?} must set x")
+            );
+        }
+    }
+
+    #[test]
+    fn decimals() {
+        for n in [0, 7, 10, 99, 100, 12345, usize::MAX] {
+            let mut out = String::new();
+            super::push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
     }
 }
