@@ -221,6 +221,50 @@ fn literal_end(input: &[u8], pos: usize, word: &[u8]) -> Result<usize> {
     }
 }
 
+/// With `pos` at a number's first byte: the position past it, checked as serde_json checks a
+/// number it ignores: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?` (its value unread, so
+/// no range to check).
+fn number_end(input: &[u8], mut pos: usize) -> Result<usize> {
+    let digits = |mut pos: usize| {
+        while input.get(pos).is_some_and(u8::is_ascii_digit) {
+            pos += 1;
+        }
+        pos
+    };
+    if input.get(pos) == Some(&b'-') {
+        pos += 1;
+    }
+    match input.get(pos) {
+        Some(b'0') => {
+            pos += 1;
+            if input.get(pos).is_some_and(u8::is_ascii_digit) {
+                return Err(Declined);
+            }
+        }
+        Some(b'1'..=b'9') => pos = digits(pos + 1),
+        _ => return Err(Declined),
+    }
+    if input.get(pos) == Some(&b'.') {
+        let end = digits(pos + 1);
+        if end == pos + 1 {
+            return Err(Declined);
+        }
+        pos = end;
+    }
+    if let Some(b'e' | b'E') = input.get(pos) {
+        pos += 1;
+        if let Some(b'+' | b'-') = input.get(pos) {
+            pos += 1;
+        }
+        let end = digits(pos);
+        if end == pos {
+            return Err(Declined);
+        }
+        pos = end;
+    }
+    Ok(pos)
+}
+
 /// With `pos` at or before an object key (whitespace allowed): the position past the key and
 /// its colon.
 #[inline(always)]
@@ -415,13 +459,7 @@ impl<'de> Reader<'de> {
                 Some(b't') => pos = literal_end(input, pos, b"true")?,
                 Some(b'f') => pos = literal_end(input, pos, b"false")?,
                 Some(b'n') => pos = literal_end(input, pos, b"null")?,
-                Some(b'-' | b'0'..=b'9') => {
-                    self.pos = pos;
-                    self.number(|de| {
-                        de::Deserializer::deserialize_ignored_any(de, de::IgnoredAny)
-                    })?;
-                    pos = self.pos;
-                }
+                Some(b'-' | b'0'..=b'9') => pos = number_end(input, pos)?,
                 _ => return Err(Declined),
             }
             // After a value: close what ends here, then go on to the next value or stop.
