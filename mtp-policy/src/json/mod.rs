@@ -11,9 +11,10 @@
 //! **where this reader reads a document, the value is the one serde_json gives, through the
 //! same visitor calls** (borrowed where serde_json borrows, the same numbers, the same UTF-8
 //! checks); anything else it declines with [`Declined`], and the caller parses with serde_json,
-//! which reads it or says what is wrong. To keep that exact, the
-//! parts where serde_json's behaviour is intricate are handed to serde_json itself over the
-//! bytes of that one value: numbers, and strings with escapes whose value is used. What it
+//! which reads it or says what is wrong. To keep that exact, the parts where serde_json's
+//! behaviour is intricate are handed to serde_json itself over the bytes of that one value:
+//! numbers whose value is read and strings with escapes whose value is used (ignored numbers
+//! are checked in place against serde_json's number grammar). What it
 //! declines although serde_json may read it: enums, `RawValue`, structs written as arrays, bytes
 //! written as arrays, keys read as anything but strings, and nesting deeper than [`MAX_DEPTH`].
 
