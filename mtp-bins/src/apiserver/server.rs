@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -172,13 +173,32 @@ pub async fn serve(
     let make_service = app(prepared.state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::<SocketAddr>::new();
     let stop = handle.clone();
+    // Connections still open at the drain deadline (0: all drained in time). The deadline is
+    // kept here, not by axum-server, so whether it was hit is known for certain: counting
+    // connections after the server returned raced with the closing of the cut ones.
+    let cut = Arc::new(AtomicUsize::new(0));
+    let cut_at_deadline = Arc::clone(&cut);
     let signal = tokio::spawn(async move {
         shutdown.await;
         tracing::info!(
             drain_seconds = drain.as_secs_f64(),
             "shutting down: refusing new connections, draining in-flight requests"
         );
-        stop.graceful_shutdown(Some(drain));
+        stop.graceful_shutdown(None);
+        let deadline = tokio::time::Instant::now() + drain;
+        loop {
+            let open = stop.connection_count();
+            if open == 0 {
+                return;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                cut_at_deadline.store(open, Ordering::SeqCst);
+                stop.shutdown();
+                return;
+            }
+            tokio::time::sleep((deadline - now).min(Duration::from_millis(10))).await;
+        }
     });
     let server = axum_server::Server::from_listener(listener).handle(handle.clone());
     let served = match tls {
@@ -200,7 +220,7 @@ pub async fn serve(
     };
     signal.abort();
     served.context("server error")?;
-    let cut = handle.connection_count();
+    let cut = cut.load(Ordering::SeqCst);
     if cut > 0 {
         tracing::warn!(
             connections = cut,
