@@ -271,23 +271,17 @@ impl Response {
             + patch.as_ref().map_or(0, String::len)
             + self.warnings.iter().map(|w| w.len() + 4).sum::<usize>();
         let mut out = Vec::with_capacity(size);
-        out.extend_from_slice(
-            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#,
+        let reason = match self.code {
+            400 => "BadRequest",
+            403 => "Forbidden",
+            _ => "InternalError",
+        };
+        let message = self.message.as_deref().unwrap_or_default();
+        crate::json::open_review(
+            &mut out,
+            uid,
+            (!self.allowed).then_some((self.code, reason, message)),
         );
-        push_str(&mut out, uid);
-        if self.allowed {
-            out.extend_from_slice(br#","allowed":true"#);
-        } else {
-            out.extend_from_slice(br#","allowed":false,"status":{"code":"#);
-            out.extend_from_slice(self.code.to_string().as_bytes());
-            out.extend_from_slice(match self.code {
-                400 => br#","reason":"BadRequest","message":"#.as_slice(),
-                403 => br#","reason":"Forbidden","message":"#.as_slice(),
-                _ => br#","reason":"InternalError","message":"#.as_slice(),
-            });
-            push_str(&mut out, self.message.as_deref().unwrap_or_default());
-            out.push(b'}');
-        }
         if let Some(patch) = &patch {
             out.extend_from_slice(br#","patchType":"JSONPatch","patch":"#);
             push_str(&mut out, patch);

@@ -156,6 +156,28 @@ pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Opens an `admission.k8s.io/v1` AdmissionReview response in `out`: the envelope, `uid`,
+/// `allowed`, and for a denial (`(code, reason, message)`) the `status`. The caller may append
+/// more `response` fields (`,"key":value`), then closes it with `}}`.
+pub(crate) fn open_review(out: &mut Vec<u8>, uid: &str, denial: Option<(u16, &str, &str)>) {
+    out.extend_from_slice(
+        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#,
+    );
+    push_str(out, uid);
+    match denial {
+        None => out.extend_from_slice(br#","allowed":true"#),
+        Some((code, reason, message)) => {
+            out.extend_from_slice(br#","allowed":false,"status":{"code":"#);
+            out.extend_from_slice(code.to_string().as_bytes());
+            out.extend_from_slice(br#","reason":"#);
+            push_str(out, reason);
+            out.extend_from_slice(br#","message":"#);
+            push_str(out, message);
+            out.push(b'}');
+        }
+    }
+}
+
 /// The first byte at or after `pos` that is not JSON whitespace (space, tab, line feed,
 /// carriage return, as serde_json); runs of spaces (indentation) are skipped eight at a time.
 #[inline(always)]
@@ -294,7 +316,7 @@ impl<'de> Reader<'de> {
     }
 
     /// Skips whitespace and takes `byte`, or declines.
-    fn expect(&mut self, byte: u8) -> Result<()> {
+    fn take(&mut self, byte: u8) -> Result<()> {
         self.skip_ws();
         if self.peek() == Some(byte) {
             self.pos += 1;
@@ -388,7 +410,7 @@ impl<'de> Reader<'de> {
             first: true,
         })?;
         self.depth -= 1;
-        self.expect(b'}')?;
+        self.take(b'}')?;
         Ok(value)
     }
 
@@ -401,7 +423,7 @@ impl<'de> Reader<'de> {
             first: true,
         })?;
         self.depth -= 1;
-        self.expect(b']')?;
+        self.take(b']')?;
         Ok(value)
     }
 
@@ -712,7 +734,7 @@ impl<'de> MapAccess<'de> for Entries<'_, 'de> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
-        self.reader.expect(b':')?;
+        self.reader.take(b':')?;
         seed.deserialize(&mut *self.reader)
     }
 }

@@ -170,20 +170,11 @@ pub(crate) fn check_envelope(
 pub fn response_json(uid: &str, denial: Option<String>) -> Vec<u8> {
     let mut out =
         Vec::with_capacity(160 + uid.len() + denial.as_ref().map_or(0, |m| m.len() + m.len() / 8));
-    out.extend_from_slice(
-        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#,
+    crate::json::open_review(
+        &mut out,
+        uid,
+        denial.as_deref().map(|message| (403, "Forbidden", message)),
     );
-    crate::json::push_str(&mut out, uid);
-    match denial {
-        None => out.extend_from_slice(br#","allowed":true"#),
-        Some(message) => {
-            out.extend_from_slice(
-                br#","allowed":false,"status":{"code":403,"reason":"Forbidden","message":"#,
-            );
-            crate::json::push_str(&mut out, &message);
-            out.push(b'}');
-        }
-    }
     out.extend_from_slice(b"}}");
     out
 }
