@@ -116,7 +116,9 @@ impl Webhook for PodSecurityHook {
     /// parsed again. Bodies that do not read that way (a malformed review or object) take the
     /// default path, so the answer is exactly that of [`Webhook::admit`].
     fn review(&self, body: &[u8]) -> Result<Reviewed, ReviewError> {
-        let Ok(review) = AdmissionReview::from_slice(body) else {
+        // A body the fast reader declines goes straight to the default path (which reads it
+        // with serde_json and says what is wrong), not through a second one-pass attempt.
+        let Ok(review) = crate::json::from_slice::<AdmissionReview<'_>>(body) else {
             return review_raw(self, body);
         };
         let request = review.request().map_err(|e| match e {
