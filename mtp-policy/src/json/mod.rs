@@ -188,6 +188,10 @@ fn ws(input: &[u8], mut pos: usize) -> usize {
             Some(&byte) if byte > b' ' => return pos,
             Some(b' ') => {
                 pos += 1;
+                // A lone space (after a pretty-printer's `:` or `,`) is the commonest run.
+                if input.get(pos).is_some_and(|&byte| byte > b' ') {
+                    return pos;
+                }
                 while let Some(word) = word_at(input, pos) {
                     let other = word ^ SPACES;
                     if other != 0 {
