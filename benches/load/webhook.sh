@@ -6,7 +6,8 @@
 # ROUNDS (default 1) alternates the two ROUNDS times, DURATION (default 15s) each, and sums the
 # requests of each side: on a virtual machine whose speed drifts by a third from one ten-second
 # run to the next, short interleaved rounds give both sides the same machine. The last line is
-# the ratio of the totals and the median of the rounds' p99 of each side.
+# the ratio of the totals and the median of the rounds' p99 of each side. COMPACT=1 posts the
+# capture compacted (as the apiserver would send it; needs python3) instead of as it is.
 # Needs wrk (Debian package). Bounded: 2 × ROUNDS × DURATION, then the server is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,10 +22,18 @@ dir=$(mktemp -d)
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do curl -skf "https://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+body="$conformance/admissionreview/pods-create.kube-rs.json"
+if [ "${COMPACT:-0}" = 1 ]; then
+  # The capture is pretty-printed; the apiserver sends compact JSON.
+  python3 -c 'import json, sys; sys.stdout.write(json.dumps(json.load(open(sys.argv[1])), separators=(",", ":")))' \
+    "$body" > "$dir/body.json"
+  body="$dir/body.json"
+fi
+echo "== body: $body ($(wc -c < "$body") bytes)"
 cat > "$dir/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$conformance/admissionreview/pods-create.kube-rs.json", "rb")
+local f = io.open("$body", "rb")
 wrk.body = f:read("*a")
 f:close()
 LUA
