@@ -410,6 +410,11 @@ impl ApiServer {
             .arg("--cluster-status")
             .arg("off")
             .args(extra)
+            // The tests run a few dozen commands a second as one user: more than the default
+            // budget (10/s, burst 20) on a fast machine. A test that is about the limit passes
+            // `--rate-limit-*` flags, which win over these variables.
+            .env("MTP_RATE_LIMIT_RPS", "1000")
+            .env("MTP_RATE_LIMIT_BURST", "1000")
             .env_remove("MTP_CONFIG")
             .current_dir(dir)
             .stdout(Stdio::null())
