@@ -8,6 +8,8 @@
 # run to the next, short interleaved rounds give both sides the same machine. The last line is
 # the ratio of the totals and the median of the rounds' p99 of each side. COMPACT=1 posts the
 # capture compacted (as the apiserver would send it; needs python3) instead of as it is.
+# MTP_WEBHOOK_BIN runs that binary instead of building one (e.g. the profile-guided build of
+# deploy/pgo/build.sh, which the image ships).
 # Needs wrk (Debian package). Bounded: 2 × ROUNDS × DURATION, then the server is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,8 +17,11 @@ conformance="${MTP_CONFORMANCE_DIR:-../shared/conformance}"
 duration="${DURATION:-15s}"
 rounds="${ROUNDS:-1}"
 port="${PORT:-18443}"
-cargo build --release -q -p mtp-bins --bin mtp-webhook
-bin="${CARGO_TARGET_DIR:-target}/release/mtp-webhook"
+if [ -z "${MTP_WEBHOOK_BIN:-}" ]; then
+  cargo build --release -q -p mtp-bins --bin mtp-webhook
+fi
+bin="${MTP_WEBHOOK_BIN:-${CARGO_TARGET_DIR:-target}/release/mtp-webhook}"
+echo "== binary: $bin"
 dir=$(mktemp -d)
 "$bin" serve --self-signed --cert-dir "$dir" --listen "127.0.0.1:$port" --probe-listen 127.0.0.1:0 2>"$dir/log" &
 server=$!
