@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The training run of a profile-guided build (deploy/pgo/build.sh): runs an instrumented
 # `mtp-webhook serve` on loopback and sends it what a cluster sends a webhook, the
-# AdmissionReviews in deploy/pgo/reviews/ (named <hook>--<case>.json, posted to that hook, each
+# AdmissionReviews in deploy/pgo/reviews/ (<hook path>/<case>.json, posted to that path, each
 # REQUESTS times over 4 connections at once, as the apiserver calls it with ?timeout=10s) and
 # kubelet's GET /healthz probes; then stops it with SIGTERM so that it writes its profile.
 #
@@ -27,13 +27,9 @@ done
 send() {
   curl -sk -o /dev/null -w '%{http_code}\n' "$@"
 }
-for body in "$reviews"/*.json; do
-  hook=$(basename "$body" .json)
-  hook=${hook%%--*}
-  case "$hook" in
-    tenant-labels) path="mutate/$hook" ;;
-    *) path="validate/$hook" ;;
-  esac
+for body in "$reviews"/*/*/*.json; do
+  path=${body#"$reviews"/}
+  path=${path%/*}
   clients=()
   for _ in 1 2 3 4; do
     send -H 'Content-Type: application/json' --data-binary "@$body" \
@@ -54,4 +50,8 @@ for _ in $(seq 100); do
   kill -0 $server 2>/dev/null || break
   sleep 0.1
 done
+if kill -0 $server 2>/dev/null; then
+  echo "pgo training: the server did not stop within 10 s of SIGTERM" >&2
+  exit 1
+fi
 wait $server

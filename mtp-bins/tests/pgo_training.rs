@@ -1,9 +1,10 @@
 //! The training set of the profile-guided build (`deploy/pgo/reviews/`, used by
-//! `deploy/pgo/train.sh`): every file is an AdmissionReview that the hook its name gives
-//! (`<hook>--<case>-allowed.json` or `-denied.json`) answers with that outcome, so the training
-//! run exercises the paths the cluster exercises and not the error paths.
+//! `deploy/pgo/train.sh`): every file is an AdmissionReview that the hook at its directory
+//! (`<hook path>/<case>-allowed.json` or `-denied.json`) answers with that outcome, so the
+//! training run exercises the paths the cluster exercises and not the error paths.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -14,20 +15,34 @@ use mtp_policy::admission::hooks::NamespaceCache;
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// The `.json` files two directories below `root` (`validate/pod-security/x.json`), sorted.
+fn reviews(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for kind in std::fs::read_dir(root).unwrap() {
+        for hook in std::fs::read_dir(kind.unwrap().path()).unwrap() {
+            for file in std::fs::read_dir(hook.unwrap().path()).unwrap() {
+                files.push(file.unwrap().path());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 #[tokio::test]
 async fn every_training_review_gets_the_answer_its_name_gives() {
     let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/pgo/reviews");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+    let root = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/pgo/reviews"
+    ));
+    let files = reviews(root);
     assert!(files.len() >= 6, "{files:?}");
     let mut hooks_seen = std::collections::BTreeSet::new();
     for file in files {
-        let name = file.file_stem().unwrap().to_str().unwrap().to_string();
-        let (hook, case) = name.split_once("--").expect("<hook>--<case>.json");
+        let name = file.strip_prefix(root).unwrap().display().to_string();
+        assert_eq!(file.extension().unwrap(), "json", "{name}");
+        let case = file.file_stem().unwrap().to_str().unwrap();
         let allowed = if case.ends_with("-allowed") {
             true
         } else if case.ends_with("-denied") {
@@ -35,19 +50,17 @@ async fn every_training_review_gets_the_answer_its_name_gives() {
         } else {
             panic!("{name}: the case must end in -allowed or -denied");
         };
+        // train.sh posts each file to the path of its directory.
+        let path = format!(
+            "/{}",
+            file.parent().unwrap().strip_prefix(root).unwrap().display()
+        );
         let webhook = registry
             .hooks()
             .iter()
-            .find(|h| h.name() == format!("{hook}.mtp.dev"))
-            .unwrap_or_else(|| panic!("{name}: no hook {hook}.mtp.dev"));
-        // train.sh posts to mutate/<hook> for the mutating hook, validate/<hook> otherwise.
-        let prefix = if hook == "tenant-labels" {
-            "mutate"
-        } else {
-            "validate"
-        };
-        assert_eq!(webhook.path(), format!("/{prefix}/{hook}"), "{name}");
-        hooks_seen.insert(hook.to_string());
+            .find(|h| h.path() == path)
+            .unwrap_or_else(|| panic!("{name}: no hook serves {path}"));
+        hooks_seen.insert(webhook.name().to_string());
 
         let body = std::fs::read(&file).unwrap();
         let review: Value = serde_json::from_slice(&body).unwrap();
@@ -56,7 +69,7 @@ async fn every_training_review_gets_the_answer_its_name_gives() {
             .oneshot(
                 Request::builder()
                     .method(Method::POST)
-                    .uri(format!("{}?timeout=10s", webhook.path()))
+                    .uri(format!("{path}?timeout=10s"))
                     .header(header::CONTENT_TYPE, "application/json")
                     .body(Body::from(body))
                     .unwrap(),
@@ -77,7 +90,11 @@ async fn every_training_review_gets_the_answer_its_name_gives() {
         }
     }
     // The training covers each hook a workload's writes go through.
-    for hook in ["pod-security", "tenant-labels", "protected-namespaces"] {
+    for hook in [
+        "pod-security.mtp.dev",
+        "tenant-labels.mtp.dev",
+        "protected-namespaces.mtp.dev",
+    ] {
         assert!(hooks_seen.contains(hook), "no training review for {hook}");
     }
 }
