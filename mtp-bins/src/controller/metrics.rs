@@ -20,6 +20,11 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: String,
 }
@@ -38,7 +43,7 @@ pub struct ControllerMetrics {
     errors: Family<ReasonLabels, Counter>,
     duration: Histogram,
     tenants: Family<TenantLabels, Gauge>,
-    syncs: Family<OutcomeLabels, Counter>,
+    syncs: Family<ResultLabels, Counter>,
     sync_writes: Family<OutcomeLabels, Counter>,
     leader: Gauge<i64, AtomicI64>,
     states: Mutex<HashMap<String, (Tier, bool)>>,
@@ -52,7 +57,7 @@ impl Default for ControllerMetrics {
         // 1 ms .. ~33 s
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let tenants = Family::<TenantLabels, Gauge>::default();
-        let syncs = Family::<OutcomeLabels, Counter>::default();
+        let syncs = Family::<ResultLabels, Counter>::default();
         let sync_writes = Family::<OutcomeLabels, Counter>::default();
         let leader = Gauge::<i64, AtomicI64>::default();
         registry.register(
@@ -77,7 +82,7 @@ impl Default for ControllerMetrics {
         );
         registry.register(
             "mtp_controller_store_syncs",
-            "Store to cluster sync rounds by outcome (success, error)",
+            "Store to cluster sync rounds by result (success, error)",
             syncs.clone(),
         );
         registry.register(
@@ -160,10 +165,10 @@ impl ControllerMetrics {
 
     /// Counts a store sync round.
     pub fn observe_sync(&self, ok: bool, applied: u64, deleted: u64) {
-        let outcome = if ok { "success" } else { "error" };
+        let result = if ok { "success" } else { "error" };
         self.syncs
-            .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_owned(),
+            .get_or_create(&ResultLabels {
+                result: result.to_owned(),
             })
             .inc();
         for (op, n) in [("apply", applied), ("delete", deleted)] {
@@ -216,7 +221,7 @@ mod tests {
             r#"mtp_controller_tenants{tier="pro",ready="true"} 1"#,
             r#"mtp_controller_tenants{tier="free",ready="false"} 1"#,
             r#"mtp_controller_tenants{tier="enterprise",ready="true"} 0"#,
-            r#"mtp_controller_store_syncs_total{outcome="success"} 1"#,
+            r#"mtp_controller_store_syncs_total{result="success"} 1"#,
             r#"mtp_controller_store_sync_writes_total{outcome="apply"} 3"#,
             "mtp_controller_leader 1",
         ] {

@@ -25,15 +25,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::{Client, Resource, ResourceExt};
-use mtp_core::diff::Kind;
+use mtp_core::diff::{Kind, ObjectKey};
 use mtp_core::plan::TENANT_LABEL;
-use mtp_core::{PlatformSettings, Tenant, TierCatalogue};
+use mtp_core::{PlatformSettings, Tenant, TenantStatus, TierCatalogue};
 use serde::Serialize;
 
 pub use metrics::ControllerMetrics;
@@ -102,6 +104,65 @@ pub fn kube_message(err: &kube::Error) -> String {
 /// The result of a reconcile step.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The writes of the controller that its caches have not shown yet: object, the hash of the
+/// value applied, the resourceVersion the apiserver answered, and when.
+///
+/// A reconcile triggered by the watch event of one object can run before the events of the
+/// other objects the previous reconcile applied have arrived; without this it would apply them
+/// again (a write each, at every cold start). An entry is dropped when the watch delivers that
+/// resourceVersion (so a later deletion or edit is repaired at once), or after a minute.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    writes: Mutex<HashMap<ObjectKey, (u64, String, Instant)>>,
+}
+
+/// How long an unobserved write is trusted at most.
+const IN_FLIGHT_TRUST: Duration = Duration::from_secs(60);
+
+/// A hash of a JSON value (of what is applied).
+pub fn value_hash(value: &serde_json::Value) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.to_string().hash(&mut h);
+    h.finish()
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, (u64, String, Instant)>> {
+        self.writes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that `value` (hash) was applied to `key` and the apiserver answered
+    /// `resource_version`.
+    pub fn wrote(&self, key: &ObjectKey, hash: u64, resource_version: String) {
+        self.lock()
+            .insert(key.clone(), (hash, resource_version, Instant::now()));
+    }
+
+    /// Whether `hash` was applied to `key` and the caches have not shown that write yet.
+    pub fn pending(&self, key: &ObjectKey, hash: u64) -> bool {
+        let mut writes = self.lock();
+        match writes.get(key) {
+            Some((h, _, at)) if at.elapsed() < IN_FLIGHT_TRUST => *h == hash,
+            Some(_) => {
+                writes.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// The watch delivered `key` at `resource_version` (or its deletion: `None`).
+    pub fn observed(&self, key: &ObjectKey, resource_version: Option<&str>) {
+        let mut writes = self.lock();
+        if let Some((_, rv, _)) = writes.get(key)
+            && resource_version.is_none_or(|seen| seen == rv)
+        {
+            writes.remove(key);
+        }
+    }
+}
+
 /// The controller's caches of the objects it owns (all selected by the `mtp.dev/tenant` label),
 /// fed by watches; a reconcile compares the plan with them, so a no-op reconcile makes no call.
 #[derive(Clone)]
@@ -116,6 +177,8 @@ pub struct Caches {
     pub limit_ranges: Store<LimitRange>,
     /// ResourceQuotas.
     pub resource_quotas: Store<ResourceQuota>,
+    /// The controller's writes the caches have not shown yet.
+    pub in_flight: Arc<InFlight>,
 }
 
 impl std::fmt::Debug for Caches {
@@ -160,6 +223,7 @@ pub fn caches() -> (Caches, CacheWriters) {
             network_policies,
             limit_ranges,
             resource_quotas,
+            in_flight: Arc::default(),
         },
         CacheWriters {
             namespaces: ns_w,
@@ -231,7 +295,8 @@ pub fn api_resource(kind: Kind) -> kube::discovery::ApiResource {
     }
 }
 
-/// Backoff after failed reconciles: 1 s, doubling per consecutive failure, at most 5 minutes.
+/// Backoff after failed reconciles: 1 s, doubling per failed attempt since the last success, at
+/// most 60 s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
     /// The first delay.
@@ -244,16 +309,95 @@ impl Default for Backoff {
     fn default() -> Self {
         Backoff {
             base: Duration::from_secs(1),
-            max: Duration::from_secs(300),
+            max: Duration::from_secs(60),
         }
     }
 }
 
 impl Backoff {
-    /// The delay after `failures` consecutive failures (1 = the first).
+    /// The delay after `failures` failed attempts in a row (1 = the first).
     pub fn delay(&self, failures: u32) -> Duration {
         let exp = failures.saturating_sub(1).min(20);
         self.base.saturating_mul(1u32 << exp).min(self.max)
+    }
+}
+
+/// The retry state of one failing tenant: how many attempts failed since the last success, and
+/// when the next one is due. Only a failed *attempt* steps it: further triggers while the tenant
+/// waits (watch events of its objects, its own status writes) are held until the attempt is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// Failed attempts since the last success (or the last spec change).
+    pub failures: u32,
+    /// When the next attempt is due.
+    pub next_attempt: Instant,
+    /// The Tenant's uid and generation at the last failure: a new spec (or a re-created Tenant)
+    /// resets the backoff.
+    pub spec: (String, i64),
+}
+
+/// The retry states of failing tenants, by name. A success or a spec change forgets a tenant.
+#[derive(Debug, Default)]
+pub struct Retries {
+    states: Mutex<HashMap<String, Retry>>,
+}
+
+fn spec_key(tenant: &Tenant) -> (String, i64) {
+    (
+        tenant.metadata.uid.clone().unwrap_or_default(),
+        tenant.metadata.generation.unwrap_or_default(),
+    )
+}
+
+impl Retries {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Retry>> {
+        self.states.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long `tenant` must still wait before its next attempt at `now` (`None`: go ahead).
+    /// A tenant whose uid or generation changed since its last failure goes ahead at once and
+    /// starts a fresh backoff.
+    pub fn wait(&self, tenant: &Tenant, now: Instant) -> Option<Duration> {
+        let name = tenant.metadata.name.as_deref()?;
+        let mut states = self.lock();
+        let retry = states.get(name)?;
+        if retry.spec != spec_key(tenant) {
+            states.remove(name);
+            return None;
+        }
+        let left = retry.next_attempt.saturating_duration_since(now);
+        (!left.is_zero()).then_some(left)
+    }
+
+    /// Records a failed attempt of `tenant` at `now` and returns the delay until the next one.
+    pub fn fail(&self, tenant: &Tenant, backoff: &Backoff, now: Instant) -> Duration {
+        let name = tenant.metadata.name.clone().unwrap_or_default();
+        let spec = spec_key(tenant);
+        let mut states = self.lock();
+        let failures = match states.get(&name) {
+            Some(r) if r.spec == spec => r.failures.saturating_add(1),
+            _ => 1,
+        };
+        let delay = backoff.delay(failures);
+        states.insert(
+            name,
+            Retry {
+                failures,
+                next_attempt: now + delay,
+                spec,
+            },
+        );
+        delay
+    }
+
+    /// Failed attempts of `name` since its last success.
+    pub fn failures(&self, name: &str) -> u32 {
+        self.lock().get(name).map_or(0, |r| r.failures)
+    }
+
+    /// Forgets `name` after a success (or its deletion).
+    pub fn succeed(&self, name: &str) {
+        self.lock().remove(name);
     }
 }
 
@@ -276,7 +420,11 @@ pub struct Context {
     pub backoff: Backoff,
     /// How often a healthy tenant is reconciled anyway.
     pub resync: Duration,
-    failures: Mutex<HashMap<String, u32>>,
+    /// The retry states of failing tenants.
+    pub retries: Retries,
+    /// The status last written per tenant (uid, status, when): a reconcile that runs on a
+    /// Tenant read from a cache that has not seen that write yet does not write it again.
+    written: Mutex<HashMap<String, (String, TenantStatus, Instant)>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -315,32 +463,124 @@ impl Context {
             recorder,
             backoff: Backoff::default(),
             resync: Duration::from_secs(300),
-            failures: Mutex::new(HashMap::new()),
+            retries: Retries::default(),
+            written: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Counts a failure of `tenant` and returns how many in a row.
-    pub fn record_failure(&self, tenant: &str) -> u32 {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let n = failures.entry(tenant.to_owned()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
+    /// Whether `status` is what this controller wrote into `tenant` less than `within` ago.
+    pub fn recently_written(
+        &self,
+        tenant: &Tenant,
+        status: &TenantStatus,
+        within: Duration,
+    ) -> bool {
+        let (Some(name), Some(uid)) = (
+            tenant.metadata.name.as_deref(),
+            tenant.metadata.uid.as_deref(),
+        ) else {
+            return false;
+        };
+        let written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        written.get(name).is_some_and(|(u, s, at)| {
+            u == uid && status::same_but_transition_time(s, status) && at.elapsed() < within
+        })
     }
 
-    /// Consecutive failures of `tenant` so far.
-    pub fn failures(&self, tenant: &str) -> u32 {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.get(tenant).copied().unwrap_or(0)
+    /// Remembers that `status` was written into `tenant`.
+    pub fn wrote(&self, tenant: &Tenant, status: &TenantStatus) {
+        let (Some(name), Some(uid)) = (tenant.metadata.name.clone(), tenant.metadata.uid.clone())
+        else {
+            return;
+        };
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        written.insert(name, (uid, status.clone(), Instant::now()));
     }
 
-    /// Forgets the failures of `tenant` after a success.
-    pub fn reset_failures(&self, tenant: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(tenant);
+    /// Forgets what was written into `name` (it was deleted).
+    pub fn forget(&self, name: &str) {
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        written.remove(name);
+        drop(written);
+        self.retries.succeed(name);
     }
 }
 
 /// The name of `tenant`, or [`Error::Unnamed`].
 pub fn tenant_name(tenant: &Tenant) -> Result<&str> {
     tenant.metadata.name.as_deref().ok_or(Error::Unnamed)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_minute() {
+        let b = Backoff::default();
+        let delays: Vec<u64> = (1..=8).map(|n| b.delay(n).as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(b.delay(u32::MAX), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn only_failed_attempts_step_the_backoff_and_a_new_spec_resets_it() {
+        let retries = Retries::default();
+        let b = Backoff::default();
+        let mut t = Tenant::test("acme").with_uid("u1");
+        t.metadata.generation = Some(1);
+        let now = Instant::now();
+        assert_eq!(retries.wait(&t, now), None, "no failure yet");
+        assert_eq!(retries.fail(&t, &b, now), Duration::from_secs(1));
+        // Asked again and again meanwhile: the same deadline, not a longer one.
+        for ms in [0, 100, 500, 900] {
+            let at = now + Duration::from_millis(ms);
+            assert_eq!(retries.wait(&t, at), Some(Duration::from_millis(1000 - ms)));
+        }
+        assert_eq!(retries.wait(&t, now + Duration::from_secs(1)), None);
+        assert_eq!(
+            retries.fail(&t, &b, now + Duration::from_secs(1)),
+            Duration::from_secs(2)
+        );
+        assert_eq!(retries.failures("acme"), 2);
+        // A new generation goes ahead at once and starts over.
+        t.metadata.generation = Some(2);
+        assert_eq!(retries.wait(&t, now + Duration::from_secs(1)), None);
+        assert_eq!(
+            retries.fail(&t, &b, now + Duration::from_secs(1)),
+            Duration::from_secs(1)
+        );
+        retries.succeed("acme");
+        assert_eq!(retries.failures("acme"), 0);
+    }
+
+    #[test]
+    fn a_write_is_pending_until_the_watch_shows_it() {
+        let in_flight = InFlight::default();
+        let key = ObjectKey {
+            kind: Kind::NetworkPolicy,
+            namespace: Some("tenant-acme".into()),
+            name: "tenant-isolation".into(),
+        };
+        let value = serde_json::json!({"spec": {"podSelector": {}}});
+        let hash = value_hash(&value);
+        assert!(!in_flight.pending(&key, hash));
+        in_flight.wrote(&key, hash, "42".into());
+        assert!(in_flight.pending(&key, hash));
+        assert!(
+            !in_flight.pending(&key, value_hash(&serde_json::json!({}))),
+            "a different value is applied"
+        );
+        in_flight.observed(&key, Some("41"));
+        assert!(in_flight.pending(&key, hash), "an older event");
+        in_flight.observed(&key, Some("42"));
+        assert!(
+            !in_flight.pending(&key, hash),
+            "seen: a later deletion is repaired"
+        );
+        in_flight.wrote(&key, hash, "43".into());
+        in_flight.observed(&key, None);
+        assert!(!in_flight.pending(&key, hash), "deleted");
+    }
 }

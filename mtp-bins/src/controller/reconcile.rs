@@ -1,7 +1,7 @@
 //! The reconciler: finalizer, plan, diff against the cached objects, apply, prune, status.
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
@@ -29,21 +29,29 @@ use super::{Context, Error, Result, apply, finalizer, prune, status, tenant_name
 )]
 pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action> {
     crate::telemetry::record_trace_id(&tracing::Span::current());
-    let started = Instant::now();
+    let name = tenant.name_any();
     let deleting = tenant.metadata.deletion_timestamp.is_some();
+    // A failing tenant is attempted when its backoff says so, whatever triggered this run (a
+    // watch event of one of its objects, its own status write): triggers meanwhile are held,
+    // not attempts. A new spec (generation) or a deletion goes ahead at once.
+    if !deleting && let Some(wait) = ctx.retries.wait(&tenant, Instant::now()) {
+        debug!(wait = ?wait, "backing off; the trigger is held until the next attempt");
+        return Ok(Action::requeue(wait));
+    }
+    let started = std::time::Instant::now();
     let result = if deleting {
         finalizer::cleanup(&ctx, &tenant).await
     } else {
         apply_tenant(&ctx, &tenant).await
     };
-    let name = tenant.name_any();
     ctx.metrics
         .observe_reconcile(started.elapsed(), result.as_ref().err().map(Error::reason));
     match &result {
         Ok(_) => {
-            ctx.reset_failures(&name);
+            ctx.retries.succeed(&name);
             if deleting {
                 ctx.metrics.forget_tenant(&name);
+                ctx.forget(&name);
             }
         }
         Err(Error::Plan(_)) => {}
@@ -53,24 +61,25 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action>
             debug!(error = %e, "conflict; retrying");
         }
         Err(e) => {
-            let failures = ctx.failures(&name).saturating_add(1);
-            let retry = ctx.backoff.delay(failures);
+            let retry = ctx
+                .backoff
+                .delay(ctx.retries.failures(&name).saturating_add(1));
             warn!(error = %e, retry_in = ?retry, "reconcile failed");
-            status::report_failure(&ctx, &tenant, e, Some(retry)).await;
+            status::report_failure(&ctx, &tenant, e).await;
             ctx.metrics.set_tenant(&name, tenant.spec.tier, false);
         }
     }
     result
 }
 
-/// What the controller does after a failed reconcile: retry after an exponentially growing delay
-/// (1 s, 2 s, 4 s, ... at most 5 minutes); an invalid spec waits for the Tenant to change.
+/// What the controller does after a failed reconcile: the next attempt after a delay that
+/// doubles per failed attempt since the last success (1 s, 2 s, 4 s, ... at most 60 s); an
+/// invalid spec waits for the Tenant to change.
 pub fn error_policy(tenant: Arc<Tenant>, err: &Error, ctx: Arc<Context>) -> Action {
     match err {
         Error::Plan(_) | Error::Unnamed => Action::await_change(),
         Error::Kube { .. } => {
-            let failures = ctx.record_failure(&tenant.name_any());
-            Action::requeue(ctx.backoff.delay(failures))
+            Action::requeue(ctx.retries.fail(&tenant, &ctx.backoff, Instant::now()))
         }
     }
 }
@@ -90,7 +99,7 @@ async fn apply_tenant(ctx: &Context, tenant: &Tenant) -> Result<Action> {
             // Nothing is applied for a Tenant the plan refuses; the status says what to fix.
             let err = Error::Plan(e);
             warn!(error = %err, "the tenant's spec cannot be planned");
-            status::report_failure(ctx, tenant, &err, None).await;
+            status::report_failure(ctx, tenant, &err).await;
             ctx.metrics.set_tenant(name, tenant.spec.tier, false);
             return Err(err);
         }
@@ -105,7 +114,21 @@ async fn apply_tenant(ctx: &Context, tenant: &Tenant) -> Result<Action> {
         delete = changes.delete.len(),
         "diff against the cluster"
     );
-    apply::apply_all(&ctx.client, &objects, &changes.apply).await?;
+    // Objects this controller applied moments ago whose watch events have not arrived yet are
+    // not applied again.
+    let apply: Vec<usize> = changes
+        .apply
+        .iter()
+        .copied()
+        .filter(|&i| {
+            objects.get(i).is_some_and(|o| {
+                !ctx.caches
+                    .in_flight
+                    .pending(&o.key, super::value_hash(&o.value))
+            })
+        })
+        .collect();
+    apply::apply_all(&ctx.client, &objects, &apply, &ctx.caches.in_flight).await?;
     prune::delete_all(&ctx.client, &changes.delete).await?;
     let wanted = status::ready(tenant, namespaces);
     status::write(ctx, tenant, &wanted).await?;

@@ -30,7 +30,8 @@ use tracing::{error, info, warn};
 
 use super::leader::{LeaderElector, LeaseConfig};
 use super::reconcile::{error_policy, reconcile};
-use super::{CacheWriters, Context, ControllerMetrics, caches, sync};
+use super::{CacheWriters, Context, ControllerMetrics, InFlight, caches, sync};
+use mtp_core::diff::{Kind, ObjectKey};
 
 /// Flags of `mtp-controller run`; each also from an `MTP_*` variable.
 #[derive(Clone, clap::Args)]
@@ -166,6 +167,7 @@ async fn watch_owned<K>(
     api: Api<K>,
     writer: Writer<K>,
     tx: mpsc::UnboundedSender<ObjectRef<Tenant>>,
+    in_flight: Arc<InFlight>,
 ) where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
@@ -181,9 +183,22 @@ async fn watch_owned<K>(
     .default_backoff()
     .touched_objects();
     futures_util::pin_mut!(stream);
+    let kind = Kind::ALL.into_iter().find(|k| k.as_str() == K::kind(&()));
     while let Some(item) = stream.next().await {
         match item {
             Ok(obj) => {
+                if let Some(kind) = kind
+                    && let Some(name) = obj.meta().name.clone()
+                {
+                    let key = ObjectKey {
+                        kind,
+                        namespace: obj.meta().namespace.clone(),
+                        name,
+                    };
+                    let deleted = obj.meta().deletion_timestamp.is_some();
+                    let rv = obj.meta().resource_version.as_deref();
+                    in_flight.observed(&key, if deleted { None } else { rv });
+                }
                 if let Some(owner) = tenant_owner(&obj)
                     && tx.send(owner).is_err()
                 {
@@ -199,31 +214,37 @@ fn spawn_watches(
     client: &Client,
     writers: CacheWriters,
     tx: mpsc::UnboundedSender<ObjectRef<Tenant>>,
+    in_flight: &Arc<InFlight>,
 ) {
     tokio::spawn(watch_owned(
         Api::<Namespace>::all(client.clone()),
         writers.namespaces,
         tx.clone(),
+        in_flight.clone(),
     ));
     tokio::spawn(watch_owned(
         Api::<RoleBinding>::all(client.clone()),
         writers.role_bindings,
         tx.clone(),
+        in_flight.clone(),
     ));
     tokio::spawn(watch_owned(
         Api::<NetworkPolicy>::all(client.clone()),
         writers.network_policies,
         tx.clone(),
+        in_flight.clone(),
     ));
     tokio::spawn(watch_owned(
         Api::<LimitRange>::all(client.clone()),
         writers.limit_ranges,
         tx.clone(),
+        in_flight.clone(),
     ));
     tokio::spawn(watch_owned(
         Api::<ResourceQuota>::all(client.clone()),
         writers.resource_quotas,
         tx,
+        in_flight.clone(),
     ));
 }
 
@@ -231,6 +252,17 @@ fn receiver_stream<T: Send + 'static>(
     rx: mpsc::UnboundedReceiver<T>,
 ) -> impl Stream<Item = T> + Send {
     futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
+}
+
+/// What of a Tenant triggers a reconcile: its identity (uid: a re-created Tenant starts anew),
+/// its spec (generation) and its deletion. Status, finalizers, labels and annotations do not.
+pub fn tenant_trigger(tenant: &Tenant) -> Option<u64> {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    tenant.metadata.uid.hash(&mut h);
+    tenant.metadata.generation.hash(&mut h);
+    tenant.metadata.deletion_timestamp.is_some().hash(&mut h);
+    Some(h.finish())
 }
 
 /// Runs the controller until SIGTERM (then releases the Lease) or until leadership is lost (an
@@ -352,7 +384,7 @@ pub async fn run_with(
 
     let (caches, writers) = caches();
     let (tx, rx) = mpsc::unbounded_channel();
-    spawn_watches(&client, writers, tx);
+    spawn_watches(&client, writers, tx, &caches.in_flight);
     let mut ctx = Context::new(
         client.clone(),
         catalogue,
@@ -372,20 +404,42 @@ pub async fn run_with(
     }
     info!("caches synced; reconciling");
 
-    let controller = Controller::new(
-        Api::<Tenant>::all(client.clone()),
-        watcher::Config::default().any_semantic(),
+    // The Tenants: one watch feeds the controller's cache and queue. Only what a reconcile acts
+    // on triggers one (uid, generation, deletion; see `tenant_trigger`): the status this
+    // controller writes, a finalizer or a label are not triggers, so a status write cannot
+    // start the next attempt of a failing tenant. The end of the first list is signalled on
+    // `listed` for the store sync (a second waiter on the cache's own readiness would never be
+    // woken: that future wakes only its last poller).
+    let (tenants, tenant_writer) = reflector::store::<Tenant>();
+    let (listed_tx, listed_rx) = watch::channel(false);
+    let tenant_events = reflector(
+        tenant_writer,
+        watcher(
+            Api::<Tenant>::all(client.clone()),
+            watcher::Config::default().any_semantic(),
+        )
+        .modify(|t| t.managed_fields_mut().clear()),
     )
-    .with_config(ControllerConfig::default().concurrency(args.concurrency))
-    .reconcile_on(receiver_stream(rx))
-    .graceful_shutdown_on(stopped(stop_rx.clone()));
+    .default_backoff()
+    .inspect(move |event| {
+        if matches!(event, Ok(watcher::Event::InitDone)) {
+            listed_tx.send_replace(true);
+        }
+    })
+    .applied_objects()
+    .predicate_filter(tenant_trigger, Default::default());
+    let controller = Controller::for_stream(tenant_events, tenants.clone())
+        .with_config(ControllerConfig::default().concurrency(args.concurrency))
+        .reconcile_on(receiver_stream(rx))
+        .graceful_shutdown_on(stopped(stop_rx.clone()));
     if let Some(store) = store {
-        let tenants = controller.store();
         let client = client.clone();
         let metrics = metrics.clone();
         let interval = Duration::from_secs(args.sync_seconds);
+        let mut listed = listed_rx;
         tokio::spawn(async move {
-            if tenants.wait_until_ready().await.is_ok() {
+            if listed.wait_for(|l| *l).await.is_ok() {
+                info!(every = ?interval, "store sync running");
                 sync::run_forever(store, client, tenants, interval, metrics).await;
             }
         });

@@ -23,16 +23,14 @@ pub fn ready(tenant: &Tenant, namespaces: Vec<String>) -> TenantStatus {
     status(tenant, "True", "Reconciled", message, namespaces)
 }
 
-/// The status of a Tenant whose reconcile failed with `err`; `retry` says when it is retried.
-pub fn failed(tenant: &Tenant, err: &Error, retry: Option<std::time::Duration>) -> TenantStatus {
+/// The status of a Tenant whose reconcile failed with `err`. The message says what failed and
+/// that it is retried, but not when: a countdown would change the status at every attempt, and
+/// every status write is a watch event.
+pub fn failed(tenant: &Tenant, err: &Error) -> TenantStatus {
     let mut message = err.to_string();
     match err {
         Error::Plan(_) | Error::Unnamed => message.push_str("; fix the Tenant's spec"),
-        Error::Kube { .. } => {
-            if let Some(d) = retry {
-                message.push_str(&format!("; retrying in {}s", d.as_secs().max(1)));
-            }
-        }
+        Error::Kube { .. } => message.push_str("; retrying with backoff (1s doubling to 60s)"),
     }
     let namespaces = tenant
         .status
@@ -85,10 +83,28 @@ pub fn is_current(tenant: &Tenant, wanted: &TenantStatus) -> bool {
     tenant.status.as_ref() == Some(wanted)
 }
 
-/// Writes `wanted` into the Tenant's status (merge patch of `/status`) unless it is current.
+/// Whether `a` and `b` say the same but for the conditions' `lastTransitionTime`.
+pub fn same_but_transition_time(a: &TenantStatus, b: &TenantStatus) -> bool {
+    let strip = |s: &TenantStatus| {
+        let mut s = s.clone();
+        for c in &mut s.conditions {
+            c.last_transition_time = None;
+        }
+        s
+    };
+    strip(a) == strip(b)
+}
+
+/// How long a status this controller wrote is trusted over an older copy of the Tenant in the
+/// cache (the watch delivers the write within milliseconds; a resync after this long repairs a
+/// status someone else changed).
+const WRITTEN_TRUST: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Writes `wanted` into the Tenant's status (merge patch of `/status`) unless it is current, or
+/// is what this controller wrote moments ago into a Tenant whose cached copy lags behind.
 /// Returns whether a write was made.
 pub async fn write(ctx: &Context, tenant: &Tenant, wanted: &TenantStatus) -> Result<bool> {
-    if is_current(tenant, wanted) {
+    if is_current(tenant, wanted) || ctx.recently_written(tenant, wanted, WRITTEN_TRUST) {
         return Ok(false);
     }
     let name = tenant_name(tenant)?;
@@ -100,18 +116,14 @@ pub async fn write(ctx: &Context, tenant: &Tenant, wanted: &TenantStatus) -> Res
         )
         .await
         .map_err(Error::kube(format!("write the status of Tenant {name}")))?;
+    ctx.wrote(tenant, wanted);
     Ok(true)
 }
 
 /// Records a failed reconcile: the `Ready=False` status and a Warning Event. Failures of these
 /// writes are logged (the apiserver may be the thing that is down).
-pub async fn report_failure(
-    ctx: &Context,
-    tenant: &Tenant,
-    err: &Error,
-    retry: Option<std::time::Duration>,
-) {
-    let wanted = failed(tenant, err, retry);
+pub async fn report_failure(ctx: &Context, tenant: &Tenant, err: &Error) {
+    let wanted = failed(tenant, err);
     if let Err(e) = write(ctx, tenant, &wanted).await {
         warn!(error = %e, "cannot record the failure in the Tenant's status");
     }

@@ -3,6 +3,8 @@
 //! call never comes.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod fake;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,7 +174,15 @@ pub async fn verify(handle: &mut Handle, calls: Vec<Call>) {
     for c in calls {
         let (query, body, send) = next(handle, &c.method, &c.path).await;
         (c.check)(&query, &body);
-        let reply = c.reply.unwrap_or(body);
+        // An echoed object gets a resourceVersion, as the apiserver's answer has one.
+        let reply = c.reply.unwrap_or_else(|| {
+            let mut body = body;
+            if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.entry("resourceVersion")
+                    .or_insert_with(|| json!("1000"));
+            }
+            body
+        });
         respond(send, c.status, &reply);
     }
 }
