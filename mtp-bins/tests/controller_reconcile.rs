@@ -51,7 +51,19 @@ fn apply_call(path: &str, kind: &'static str) -> Call {
 
 /// The seven applies of a free tenant's plan for namespace `ns`.
 fn plan_calls(ns: &str) -> Vec<Call> {
-    let mut calls = vec![apply_call(&format!("/api/v1/namespaces/{ns}"), "Namespace")];
+    let tenant = ns.strip_prefix("tenant-").unwrap_or(ns);
+    let mut calls = vec![
+        apply_call(&format!("/api/v1/namespaces/{ns}"), "Namespace"),
+        // Members may read their own Tenant (cluster-scoped: a ClusterRole and its binding).
+        apply_call(
+            &format!("/apis/rbac.authorization.k8s.io/v1/clusterroles/mtp-tenant-{tenant}"),
+            "ClusterRole",
+        ),
+        apply_call(
+            &format!("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/mtp-tenant-{tenant}"),
+            "ClusterRoleBinding",
+        ),
+    ];
     for rb in ["tenant-admins", "tenant-operators", "tenant-viewers"] {
         calls.push(apply_call(
             &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings/{rb}"),
@@ -226,6 +238,15 @@ async fn a_namespace_removed_from_the_spec_and_a_removed_admin_are_pruned() {
     after.metadata.generation = Some(4);
     let reply = tenant_json(&after);
     let calls = vec![
+        // The removed admin no longer reads the Tenant...
+        apply_call(
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/mtp-tenant-acme",
+            "ClusterRoleBinding",
+        )
+        .check(|_, body| {
+            assert_eq!(body["subjects"], json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice@acme.io"}]));
+        }),
+        // ... nor administers its namespace.
         apply_call(
             "/apis/rbac.authorization.k8s.io/v1/namespaces/tenant-acme/rolebindings/tenant-admins",
             "RoleBinding",

@@ -217,10 +217,12 @@ async fn the_leader_reconciles_what_it_finds_and_releases_the_lease_on_shutdown(
         .map(|(m, p, _)| format!("{m} {p}"))
         .collect();
     assert_eq!(
-        paths[..9],
+        paths[..11],
         [
             "PATCH /apis/mtp.dev/v1alpha1/tenants/acme",
             "PATCH /api/v1/namespaces/tenant-acme",
+            "PATCH /apis/rbac.authorization.k8s.io/v1/clusterroles/mtp-tenant-acme",
+            "PATCH /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/mtp-tenant-acme",
             "PATCH /apis/rbac.authorization.k8s.io/v1/namespaces/tenant-acme/rolebindings/tenant-admins",
             "PATCH /apis/rbac.authorization.k8s.io/v1/namespaces/tenant-acme/rolebindings/tenant-operators",
             "PATCH /apis/rbac.authorization.k8s.io/v1/namespaces/tenant-acme/rolebindings/tenant-viewers",

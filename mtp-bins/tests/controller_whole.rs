@@ -98,6 +98,9 @@ fn tenant_of(r: &Recorded) -> Option<String> {
         return rest.split('/').next().map(str::to_owned);
     }
     let t = common::fake::parse(&r.path)?;
+    if t.resource.starts_with("clusterrole") {
+        return t.name?.strip_prefix("mtp-tenant-").map(str::to_owned);
+    }
     let ns = if t.resource == "namespaces" {
         t.name?
     } else {
@@ -311,6 +314,8 @@ async fn a_cold_start_writes_each_object_once_and_an_idle_period_writes_only_the
     let expected: BTreeMap<String, usize> = [
         ("PATCH tenants", 2), // the finalizer, the status
         ("PATCH namespaces", 1),
+        ("PATCH clusterroles", 1),
+        ("PATCH clusterrolebindings", 1),
         ("PATCH rolebindings", 3),
         ("PATCH networkpolicies", 1),
         ("PATCH limitranges", 1),

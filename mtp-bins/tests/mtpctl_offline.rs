@@ -61,13 +61,18 @@ fn render_each_tier_passes_the_official_schemas() {
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
         let yaml = text(&out.stdout);
-        // Namespace, 3 RoleBindings, NetworkPolicy, LimitRange, ResourceQuota per namespace.
-        assert_eq!(yaml.matches("---\n").count(), namespaces * 7, "{yaml}");
+        // Namespace, 3 RoleBindings, NetworkPolicy, LimitRange, ResourceQuota per namespace,
+        // and the members' ClusterRole and ClusterRoleBinding to read their Tenant.
+        assert_eq!(yaml.matches("---\n").count(), namespaces * 7 + 2, "{yaml}");
         assert!(yaml.contains(&format!("name: tenant-t-{tier}")), "{yaml}");
         let rendered = dir.path().join(format!("{tier}-plan.yaml"));
         std::fs::write(&rendered, &yaml).unwrap();
         let report = kubernetes_validate(&rendered);
-        assert_eq!(report.matches("passed").count(), namespaces * 7, "{report}");
+        assert_eq!(
+            report.matches("passed").count(),
+            namespaces * 7 + 2,
+            "{report}"
+        );
     }
 }
 

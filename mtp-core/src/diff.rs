@@ -36,17 +36,31 @@ pub enum Kind {
     LimitRange,
     /// `v1` ResourceQuota.
     ResourceQuota,
+    /// `rbac.authorization.k8s.io/v1` ClusterRole (cluster-scoped).
+    ClusterRole,
+    /// `rbac.authorization.k8s.io/v1` ClusterRoleBinding (cluster-scoped).
+    ClusterRoleBinding,
 }
 
 impl Kind {
     /// Every kind, namespaces first.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Namespace,
         Kind::RoleBinding,
         Kind::NetworkPolicy,
         Kind::LimitRange,
         Kind::ResourceQuota,
+        Kind::ClusterRole,
+        Kind::ClusterRoleBinding,
     ];
+
+    /// Whether objects of this kind are cluster-scoped.
+    pub fn cluster_scoped(self) -> bool {
+        matches!(
+            self,
+            Kind::Namespace | Kind::ClusterRole | Kind::ClusterRoleBinding
+        )
+    }
 
     /// The kind's name as in `kind:`.
     pub fn as_str(self) -> &'static str {
@@ -56,6 +70,8 @@ impl Kind {
             Kind::NetworkPolicy => "NetworkPolicy",
             Kind::LimitRange => "LimitRange",
             Kind::ResourceQuota => "ResourceQuota",
+            Kind::ClusterRole => "ClusterRole",
+            Kind::ClusterRoleBinding => "ClusterRoleBinding",
         }
     }
 
@@ -89,9 +105,10 @@ impl ObjectKey {
         let kind = Kind::parse(value.get("kind")?.as_str()?)?;
         let meta = value.get("metadata")?;
         let name = meta.get("name")?.as_str()?.to_string();
-        let namespace = match kind {
-            Kind::Namespace => None,
-            _ => Some(meta.get("namespace")?.as_str()?.to_string()),
+        let namespace = if kind.cluster_scoped() {
+            None
+        } else {
+            Some(meta.get("namespace")?.as_str()?.to_string())
         };
         Some(ObjectKey {
             kind,
@@ -132,7 +149,7 @@ pub fn planned_objects(plan: &TenantPlan) -> Result<Vec<PlannedObject>> {
                 field: "plan".to_string(),
                 message: format!("an object without kind or name: {value}"),
             })?;
-            if key.kind == Kind::RoleBinding
+            if matches!(key.kind, Kind::RoleBinding | Kind::ClusterRoleBinding)
                 && let Some(obj) = value.as_object_mut()
             {
                 obj.entry("subjects")
@@ -252,11 +269,13 @@ mod tests {
                 .with_tier(Tier::Pro)
                 .with_namespace("ci"),
         );
-        assert_eq!(p.len(), 2 + 2 * 6);
+        assert_eq!(p.len(), 2 + 2 + 2 * 6);
         assert_eq!(p[0].key.to_string(), "Namespace tenant-acme");
         assert_eq!(p[1].key.to_string(), "Namespace tenant-acme-ci");
+        assert_eq!(p[2].key.to_string(), "ClusterRole mtp-tenant-acme");
+        assert_eq!(p[3].key.to_string(), "ClusterRoleBinding mtp-tenant-acme");
         assert_eq!(
-            p[2].key.to_string(),
+            p[4].key.to_string(),
             "RoleBinding tenant-acme/tenant-admins"
         );
         assert_eq!(ObjectKey::of(&json!({"kind": "Pod"})), None);
@@ -276,16 +295,16 @@ mod tests {
         observed[0]["status"] = json!({"phase": "Active"});
         assert!(diff(&p, &observed).is_empty());
         // A hand edit: the admin binding lost its subject.
-        observed[1]["subjects"] = json!([]);
+        observed[3]["subjects"] = json!([]);
         // A label removed from the namespace.
         observed[0]["metadata"]["labels"]
             .as_object_mut()
             .unwrap()
             .remove("pod-security.kubernetes.io/enforce");
-        assert_eq!(diff(&p, &observed).apply, vec![0, 1]);
+        assert_eq!(diff(&p, &observed).apply, vec![0, 3]);
         // A missing object.
-        observed.remove(3);
-        assert_eq!(diff(&p, &observed).apply, vec![0, 1, 3]);
+        observed.remove(5);
+        assert_eq!(diff(&p, &observed).apply, vec![0, 3, 5]);
     }
 
     #[test]
@@ -298,14 +317,14 @@ mod tests {
         let after = planned(&Tenant::test("acme").with_tier(Tier::Pro));
         let mut observed: Vec<Value> = before.iter().map(|o| o.value.clone()).collect();
         // A stale binding in the kept namespace.
-        let mut stale = observed[2].clone();
+        let mut stale = observed[4].clone();
         stale["metadata"]["name"] = json!("tenant-old");
         observed.push(stale);
         let d = diff(&after, &observed);
         // The isolation policy of the kept namespace no longer admits the removed one.
-        assert_eq!(d.apply, vec![4]);
+        assert_eq!(d.apply, vec![6]);
         assert_eq!(
-            after[4].key.to_string(),
+            after[6].key.to_string(),
             "NetworkPolicy tenant-acme/tenant-isolation"
         );
         assert_eq!(
@@ -321,14 +340,14 @@ mod tests {
     fn subjects_added_by_hand_to_an_empty_binding_are_drift() {
         let p = planned(&Tenant::test("acme").with_admin("alice"));
         // tenant-operators has no users: it is applied with an explicit empty list.
-        assert_eq!(p[2].key.name, "tenant-operators");
-        assert_eq!(p[2].value["subjects"], json!([]));
+        assert_eq!(p[4].key.name, "tenant-operators");
+        assert_eq!(p[4].value["subjects"], json!([]));
         let mut observed: Vec<Value> = p.iter().map(|o| o.value.clone()).collect();
         // The apiserver omits the empty list: still no drift.
-        observed[2].as_object_mut().unwrap().remove("subjects");
+        observed[4].as_object_mut().unwrap().remove("subjects");
         assert!(diff(&p, &observed).is_empty());
-        observed[2]["subjects"] = json!([{"kind": "User", "name": "mallory"}]);
-        assert_eq!(diff(&p, &observed).apply, vec![2]);
+        observed[4]["subjects"] = json!([{"kind": "User", "name": "mallory"}]);
+        assert_eq!(diff(&p, &observed).apply, vec![4]);
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use mtp_policy::builders::{self, BuildError, ContainerDefaults, IsolationParams, ObjectBase};
@@ -37,6 +39,12 @@ pub const ROLE_BINDINGS: [(&str, &str); 3] = [
     ("tenant-operators", "edit"),
     ("tenant-viewers", "view"),
 ];
+
+/// The name of the ClusterRole (and its ClusterRoleBinding) that lets the members of tenant
+/// `tenant` read their own Tenant resource: `mtp-tenant-<tenant>`.
+pub fn tenant_reader_name(tenant: &str) -> String {
+    format!("mtp-tenant-{tenant}")
+}
 
 /// Cluster-wide settings of the platform that the plan depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +93,11 @@ pub struct TenantPlan {
     pub limit_ranges: Vec<LimitRange>,
     /// One `tenant-quota` ResourceQuota per namespace.
     pub resource_quotas: Vec<ResourceQuota>,
+    /// `mtp-tenant-<name>`: `get` and `watch` of this one Tenant (a cluster-scoped resource, so
+    /// no RoleBinding in a tenant namespace can grant it).
+    pub cluster_roles: Vec<ClusterRole>,
+    /// `mtp-tenant-<name>`: that ClusterRole for every member (admins, operators, viewers).
+    pub cluster_role_bindings: Vec<ClusterRoleBinding>,
 }
 
 fn serialize_err(e: impl std::fmt::Display) -> Error {
@@ -100,12 +113,19 @@ impl TenantPlan {
             .collect()
     }
 
-    /// Every object as JSON (with `apiVersion` and `kind`), namespaces first, then per namespace
-    /// its RoleBindings, NetworkPolicy, LimitRange and ResourceQuota.
+    /// Every object as JSON (with `apiVersion` and `kind`): the cluster-scoped ones first
+    /// (namespaces, the tenant's ClusterRole and ClusterRoleBinding), then per namespace its
+    /// RoleBindings, NetworkPolicy, LimitRange and ResourceQuota.
     pub fn to_values(&self) -> Result<Vec<serde_json::Value>> {
-        let mut out = Vec::with_capacity(self.namespaces.len() * (4 + ROLE_BINDINGS.len()));
+        let mut out = Vec::with_capacity(self.namespaces.len() * (4 + ROLE_BINDINGS.len()) + 2);
         for ns in &self.namespaces {
             out.push(serde_json::to_value(ns).map_err(serialize_err)?);
+        }
+        for role in &self.cluster_roles {
+            out.push(serde_json::to_value(role).map_err(serialize_err)?);
+        }
+        for binding in &self.cluster_role_bindings {
+            out.push(serde_json::to_value(binding).map_err(serialize_err)?);
         }
         let per_ns = ROLE_BINDINGS.len();
         for (i, _) in self.namespaces.iter().enumerate() {
@@ -142,6 +162,64 @@ fn build_err(kind: &'static str, namespace: &str, name: &str) -> impl FnOnce(Bui
         context: format!("{kind} {namespace}/{name}"),
         source,
     }
+}
+
+/// The ClusterRole and ClusterRoleBinding that let the tenant's members `get` (and `watch`) their
+/// own Tenant: `kubectl get tenant acme` as a member works, other tenants stay invisible.
+fn tenant_reader(
+    name: &str,
+    spec: &crate::TenantSpec,
+    base: &ObjectBase,
+) -> Result<(ClusterRole, ClusterRoleBinding)> {
+    let reader = tenant_reader_name(name);
+    let meta = ObjectMeta {
+        name: Some(reader.clone()),
+        labels: Some(base.labels.clone()),
+        owner_references: Some(base.owner_references.clone()),
+        ..ObjectMeta::default()
+    };
+    let role = ClusterRole {
+        metadata: meta.clone(),
+        rules: Some(vec![PolicyRule {
+            api_groups: Some(vec![<Tenant as Resource>::group(&()).into_owned()]),
+            resources: Some(vec![<Tenant as Resource>::plural(&()).into_owned()]),
+            resource_names: Some(vec![name.to_string()]),
+            verbs: vec!["get".to_string(), "watch".to_string()],
+            non_resource_urls: None,
+        }]),
+        aggregation_rule: None,
+    };
+    let mut subjects: Vec<Subject> = Vec::new();
+    for (field, users) in [
+        ("spec.admins", &spec.admins),
+        ("spec.operators", &spec.operators),
+        ("spec.viewers", &spec.viewers),
+    ] {
+        for user in users.iter() {
+            if subjects.iter().any(|s| &s.name == user) {
+                continue;
+            }
+            if user.is_empty() {
+                return Err(Error::invalid(field, "an empty user name"));
+            }
+            subjects.push(Subject {
+                api_group: Some("rbac.authorization.k8s.io".to_string()),
+                kind: "User".to_string(),
+                name: user.clone(),
+                namespace: None,
+            });
+        }
+    }
+    let binding = ClusterRoleBinding {
+        metadata: meta,
+        role_ref: RoleRef {
+            api_group: Some("rbac.authorization.k8s.io".to_string()),
+            kind: "ClusterRole".to_string(),
+            name: reader,
+        },
+        subjects: Some(subjects),
+    };
+    Ok((role, binding))
 }
 
 /// Computes the plan of `tenant`. Errors name the field of the Tenant (or of the catalogue or
@@ -228,7 +306,12 @@ pub fn plan(
         network_policies: Vec::with_capacity(namespaces.len()),
         limit_ranges: Vec::with_capacity(namespaces.len()),
         resource_quotas: Vec::with_capacity(namespaces.len()),
+        cluster_roles: Vec::with_capacity(1),
+        cluster_role_bindings: Vec::with_capacity(1),
     };
+    let (role, binding) = tenant_reader(name, spec, &base)?;
+    plan.cluster_roles.push(role);
+    plan.cluster_role_bindings.push(binding);
     for ns in &namespaces {
         plan.namespaces.push(Namespace {
             metadata: ObjectMeta {

@@ -286,12 +286,31 @@ fn check_properties(tenant: &Tenant, plan: &TenantPlan) {
         assert_eq!(owners[0]["kind"], "Tenant");
         assert_eq!(owners[0]["apiVersion"], "mtp.dev/v1alpha1");
         assert_eq!(owners[0]["controller"], true);
-        if value["kind"] != "Namespace" {
-            let ns = meta["namespace"].as_str().unwrap();
-            assert!(own.iter().any(|o| o == ns), "{ns} is not the tenant's");
-        } else {
-            assert!(meta["labels"][PSA_ENFORCE].is_string());
-            assert!(meta["labels"][PSA_ENFORCE_VERSION].is_string());
+        match value["kind"].as_str().unwrap() {
+            "Namespace" => {
+                assert!(meta["labels"][PSA_ENFORCE].is_string());
+                assert!(meta["labels"][PSA_ENFORCE_VERSION].is_string());
+            }
+            "ClusterRole" => {
+                // Members read their own Tenant and nothing else.
+                assert_eq!(meta["name"], format!("mtp-tenant-{name}"));
+                assert_eq!(
+                    value["rules"],
+                    serde_json::json!([{"apiGroups": ["mtp.dev"], "resources": ["tenants"],
+                        "resourceNames": [name], "verbs": ["get", "watch"]}])
+                );
+            }
+            "ClusterRoleBinding" => {
+                assert_eq!(meta["name"], format!("mtp-tenant-{name}"));
+                let members = tenant.spec.admins.len()
+                    + tenant.spec.operators.len()
+                    + tenant.spec.viewers.len();
+                assert!(value["subjects"].as_array().unwrap().len() <= members);
+            }
+            _ => {
+                let ns = meta["namespace"].as_str().unwrap();
+                assert!(own.iter().any(|o| o == ns), "{ns} is not the tenant's");
+            }
         }
     }
     let s = settings();

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, Store};
 use kube::{Client, Resource, ResourceExt};
@@ -177,6 +177,10 @@ pub struct Caches {
     pub limit_ranges: Store<LimitRange>,
     /// ResourceQuotas.
     pub resource_quotas: Store<ResourceQuota>,
+    /// ClusterRoles (each tenant's reader role).
+    pub cluster_roles: Store<ClusterRole>,
+    /// ClusterRoleBindings (each tenant's reader binding).
+    pub cluster_role_bindings: Store<ClusterRoleBinding>,
     /// The controller's writes the caches have not shown yet.
     pub in_flight: Arc<InFlight>,
 }
@@ -201,6 +205,10 @@ pub struct CacheWriters {
     pub limit_ranges: reflector::store::Writer<LimitRange>,
     /// ResourceQuotas.
     pub resource_quotas: reflector::store::Writer<ResourceQuota>,
+    /// ClusterRoles.
+    pub cluster_roles: reflector::store::Writer<ClusterRole>,
+    /// ClusterRoleBindings.
+    pub cluster_role_bindings: reflector::store::Writer<ClusterRoleBinding>,
 }
 
 impl std::fmt::Debug for CacheWriters {
@@ -216,6 +224,8 @@ pub fn caches() -> (Caches, CacheWriters) {
     let (network_policies, np_w) = reflector::store();
     let (limit_ranges, lr_w) = reflector::store();
     let (resource_quotas, rq_w) = reflector::store();
+    let (cluster_roles, cr_w) = reflector::store();
+    let (cluster_role_bindings, crb_w) = reflector::store();
     (
         Caches {
             namespaces,
@@ -223,6 +233,8 @@ pub fn caches() -> (Caches, CacheWriters) {
             network_policies,
             limit_ranges,
             resource_quotas,
+            cluster_roles,
+            cluster_role_bindings,
             in_flight: Arc::default(),
         },
         CacheWriters {
@@ -231,6 +243,8 @@ pub fn caches() -> (Caches, CacheWriters) {
             network_policies: np_w,
             limit_ranges: lr_w,
             resource_quotas: rq_w,
+            cluster_roles: cr_w,
+            cluster_role_bindings: crb_w,
         },
     )
 }
@@ -264,7 +278,9 @@ impl Caches {
         self.role_bindings.wait_until_ready().await?;
         self.network_policies.wait_until_ready().await?;
         self.limit_ranges.wait_until_ready().await?;
-        self.resource_quotas.wait_until_ready().await
+        self.resource_quotas.wait_until_ready().await?;
+        self.cluster_roles.wait_until_ready().await?;
+        self.cluster_role_bindings.wait_until_ready().await
     }
 
     /// The cached objects of tenant `name` (uid `uid`), as JSON with `apiVersion` and `kind`.
@@ -275,6 +291,8 @@ impl Caches {
         owned_values(&self.network_policies, name, uid, &mut out);
         owned_values(&self.limit_ranges, name, uid, &mut out);
         owned_values(&self.resource_quotas, name, uid, &mut out);
+        owned_values(&self.cluster_roles, name, uid, &mut out);
+        owned_values(&self.cluster_role_bindings, name, uid, &mut out);
         out
     }
 
@@ -292,6 +310,8 @@ pub fn api_resource(kind: Kind) -> kube::discovery::ApiResource {
         Kind::NetworkPolicy => kube::discovery::ApiResource::erase::<NetworkPolicy>(&()),
         Kind::LimitRange => kube::discovery::ApiResource::erase::<LimitRange>(&()),
         Kind::ResourceQuota => kube::discovery::ApiResource::erase::<ResourceQuota>(&()),
+        Kind::ClusterRole => kube::discovery::ApiResource::erase::<ClusterRole>(&()),
+        Kind::ClusterRoleBinding => kube::discovery::ApiResource::erase::<ClusterRoleBinding>(&()),
     }
 }
 

@@ -17,7 +17,7 @@ use axum::routing::get;
 use futures_util::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, RoleBinding};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, store::Writer};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
@@ -243,6 +243,18 @@ fn spawn_watches(
     tokio::spawn(watch_owned(
         Api::<ResourceQuota>::all(client.clone()),
         writers.resource_quotas,
+        tx.clone(),
+        in_flight.clone(),
+    ));
+    tokio::spawn(watch_owned(
+        Api::<ClusterRole>::all(client.clone()),
+        writers.cluster_roles,
+        tx.clone(),
+        in_flight.clone(),
+    ));
+    tokio::spawn(watch_owned(
+        Api::<ClusterRoleBinding>::all(client.clone()),
+        writers.cluster_role_bindings,
         tx,
         in_flight.clone(),
     ));

@@ -77,6 +77,16 @@ pub fn seed(writers: &mut CacheWriters, plan: &TenantPlan) {
             .resource_quotas
             .apply_watcher_event(&watcher::Event::Apply(o));
     }
+    for o in plan.cluster_roles.clone() {
+        writers
+            .cluster_roles
+            .apply_watcher_event(&watcher::Event::Apply(o));
+    }
+    for o in plan.cluster_role_bindings.clone() {
+        writers
+            .cluster_role_bindings
+            .apply_watcher_event(&watcher::Event::Apply(o));
+    }
 }
 
 /// Assertions on a call's query and body.
