@@ -97,7 +97,8 @@ async fn creates_updates_and_deletes_in_the_store_become_tenant_calls() {
         .unwrap();
     let beta = create(&store, "beta", Tier::Free).await;
     let (cache, mut writer) = reflector::store::<Tenant>();
-    // In the cluster: a Tenant whose store record is gone, and a hand-made one (no store id).
+    // In the cluster: a Tenant whose store record is gone, and a hand-made one (no store id),
+    // which is adopted into the store and then applied with its new store id.
     let mut old = Tenant::test("old");
     old.metadata.annotations = Some([(STORE_ID_ANNOTATION.to_owned(), uuid_str())].into());
     writer.apply_watcher_event(&watcher::Event::Apply(old));
@@ -120,21 +121,33 @@ async fn creates_updates_and_deletes_in_the_store_become_tenant_calls() {
             assert_eq!(body["spec"]["viewers"], json!(["victor@acme.io"]));
         }),
         apply_call("beta"),
+        apply_call("handmade").check(|_, body| {
+            assert!(body["metadata"]["annotations"][STORE_ID_ANNOTATION].is_string());
+            assert_eq!(body["spec"]["tier"], "free");
+        }),
         call(Method::DELETE, &format!("{TENANTS}/old"))
             .reply(200, serde_json::to_value(Tenant::test("old")).unwrap()),
     ];
     let (report, bodies) = sync_with_calls(&store, &cache, calls).await;
-    assert_eq!(report.applied, ["acme", "beta"]);
+    assert_eq!(report.adopted, ["handmade"]);
+    assert_eq!(report.applied, ["acme", "beta", "handmade"]);
     assert_eq!(report.deleted, ["old"]);
     assert!(report.failed.is_empty());
+    let handmade = store.get_tenant_by_name("handmade").await.unwrap();
+    assert_eq!(
+        bodies[2]["metadata"]["annotations"][STORE_ID_ANNOTATION],
+        handmade.id.to_string()
+    );
     // The watch sees the applied Tenants and the deletion.
     observe(&mut writer, &bodies[0]);
     observe(&mut writer, &bodies[1]);
+    observe(&mut writer, &bodies[2]);
     writer.apply_watcher_event(&watcher::Event::Delete(Tenant::test("old")));
 
     // A round with nothing new makes no call.
     let (report, _) = sync_with_calls(&store, &cache, vec![]).await;
-    assert_eq!(report.unchanged, 2);
+    assert_eq!(report.unchanged, 3);
+    assert!(report.adopted.is_empty());
     assert!(report.applied.is_empty() && report.deleted.is_empty());
 
     // An update and a member removal in the store; a deletion.

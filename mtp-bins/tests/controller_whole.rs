@@ -343,3 +343,72 @@ async fn a_cold_start_writes_each_object_once_and_an_idle_period_writes_only_the
     assert!(idle.is_empty(), "writes while idle: {idle:?}");
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_tenant_created_with_kubectl_is_adopted_into_the_store() {
+    let (fake, client) = Fake::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("mtp.db").display());
+    let store = mtp_store::SeaStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    // Applied with kubectl before the controller ran: no store id.
+    let mut globex = tenant_json("globex");
+    globex["spec"]["viewers"] = json!(["vera@globex.io"]);
+    fake.put(&format!("{TENANTS}/globex"), globex);
+    let running = start(client, Some(store.clone()), &["--sync-seconds", "1"]);
+
+    until("the Tenant adopted", Duration::from_secs(10), || {
+        fake.get(&format!("{TENANTS}/globex")).is_some_and(|t| {
+            t["metadata"]["annotations"]
+                .get("mtp.dev/store-id")
+                .is_some()
+        })
+    })
+    .await;
+    // One list: the store (so the API and mtpctl) has it, with its members and where it came from.
+    let record = store.get_tenant_by_name("globex").await.unwrap();
+    let tenant = fake.get(&format!("{TENANTS}/globex")).unwrap();
+    assert_eq!(
+        tenant["metadata"]["annotations"]["mtp.dev/store-id"],
+        record.id.to_string()
+    );
+    assert_eq!(
+        tenant["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "mtp"
+    );
+    let members = store.list_members(record.id).await.unwrap();
+    let users: Vec<(String, Role)> = members.iter().map(|m| (m.user.clone(), m.role)).collect();
+    assert_eq!(
+        users,
+        [
+            ("admin@globex.io".to_owned(), Role::Admin),
+            ("vera@globex.io".to_owned(), Role::Viewer)
+        ]
+    );
+    let audit = store
+        .list_tenant_audit("globex", &mtp_core::ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(audit.items.len(), 1);
+    assert_eq!(audit.items[0].action, "tenant.adopt");
+    assert_eq!(audit.items[0].actor, "system:mtp-controller");
+    assert!(
+        running
+            .metrics
+            .encode()
+            .contains(r#"mtp_controller_store_sync_writes_total{outcome="adopt"} 1"#)
+    );
+
+    // An edit made in the cluster behind the API's back (the webhook down) is put back.
+    let mut edited = fake.get(&format!("{TENANTS}/globex")).unwrap();
+    edited["spec"]["tier"] = json!("enterprise");
+    fake.put(&format!("{TENANTS}/globex"), edited);
+    until("the store's spec put back", Duration::from_secs(5), || {
+        fake.get(&format!("{TENANTS}/globex"))
+            .is_some_and(|t| t["spec"]["tier"] == "free")
+    })
+    .await;
+    assert_eq!(store.get_tenant_by_name("globex").await.unwrap().version, 1);
+    running.stop().await;
+}

@@ -497,7 +497,7 @@ fn the_dashboard_queries_only_exported_metrics() {
     controller.observe_reconcile(Duration::from_millis(5), Some("Forbidden"));
     controller.observe_reconcile(Duration::from_millis(5), None);
     controller.set_tenant("acme", Tier::Pro, true);
-    controller.observe_sync(true, 1, 1);
+    controller.observe_sync(true, 1, 1, 1);
     controller.set_leader(true);
     let webhook = mtp_bins::webhook::metrics::WebhookMetrics::default();
     webhook.observe(

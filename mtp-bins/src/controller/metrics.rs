@@ -87,7 +87,7 @@ impl Default for ControllerMetrics {
         );
         registry.register(
             "mtp_controller_store_sync_writes",
-            "Tenant writes of the store sync by operation (apply, delete)",
+            "Writes of the store sync by operation (apply, delete: Tenants; adopt: store records of Tenants created in the cluster)",
             sync_writes.clone(),
         );
         registry.register(
@@ -164,14 +164,14 @@ impl ControllerMetrics {
     }
 
     /// Counts a store sync round.
-    pub fn observe_sync(&self, ok: bool, applied: u64, deleted: u64) {
+    pub fn observe_sync(&self, ok: bool, applied: u64, deleted: u64, adopted: u64) {
         let result = if ok { "success" } else { "error" };
         self.syncs
             .get_or_create(&ResultLabels {
                 result: result.to_owned(),
             })
             .inc();
-        for (op, n) in [("apply", applied), ("delete", deleted)] {
+        for (op, n) in [("apply", applied), ("delete", deleted), ("adopt", adopted)] {
             if n > 0 {
                 self.sync_writes
                     .get_or_create(&OutcomeLabels {
@@ -210,7 +210,7 @@ mod tests {
         m.set_tenant("b", Tier::Free, false);
         m.set_tenant("c", Tier::Pro, true);
         m.forget_tenant("c");
-        m.observe_sync(true, 3, 1);
+        m.observe_sync(true, 3, 1, 2);
         m.set_leader(true);
         let text = m.encode();
         for line in [
@@ -223,6 +223,7 @@ mod tests {
             r#"mtp_controller_tenants{tier="enterprise",ready="true"} 0"#,
             r#"mtp_controller_store_syncs_total{result="success"} 1"#,
             r#"mtp_controller_store_sync_writes_total{outcome="apply"} 3"#,
+            r#"mtp_controller_store_sync_writes_total{outcome="adopt"} 2"#,
             "mtp_controller_leader 1",
         ] {
             assert!(text.contains(line), "{line} missing in\n{text}");

@@ -1,6 +1,13 @@
 //! Store → cluster sync: each live tenant of the store is applied as a `Tenant` resource (the
 //! spec fields the store owns, field manager `mtp-controller-sync`), and Tenants that came from
-//! the store (annotation `mtp.dev/store-id`) whose record was deleted are deleted. Runs on start
+//! the store (annotation `mtp.dev/store-id`) whose record was deleted are deleted.
+//!
+//! The store is the one source of truth: a Tenant created in the cluster (with kubectl, by
+//! GitOps) is **adopted**: its spec and members become a store record (audit action
+//! `tenant.adopt`, actor `system:mtp-controller`), and the same round applies the store id to it,
+//! so the API and mtpctl list every tenant. From then on the tenant is changed through the API;
+//! the `tenant-ownership.mtp.dev` webhook refuses kubectl edits of it with that reason, and one
+//! that slips through (the webhook down) is put back by the next round. Runs on start
 //! and on a period; the cluster side is read from the controller's Tenant cache, so a round with
 //! nothing to change makes no API call, and a round that failed (apiserver unreachable) is simply
 //! done again by the next: applies are idempotent by name, so nothing is lost or duplicated.
@@ -14,7 +21,10 @@ use kube::runtime::reflector::Store as Cache;
 use kube::{Api, Client, ResourceExt};
 use mtp_core::plan::MANAGED_BY;
 use mtp_core::store::MAX_PAGE_SIZE;
-use mtp_core::{ListParams, Store, StoreError, Tenant, TenantRecord, TenantSpec};
+use mtp_core::{
+    ListParams, NewAuditRecord, NewMember, NewTenant, Role, Store, StoreError, Tenant,
+    TenantFields, TenantRecord, TenantSpec,
+};
 use serde_json::json;
 use tracing::{Instrument as _, info, warn};
 
@@ -40,6 +50,8 @@ pub struct SyncReport {
     pub applied: Vec<String>,
     /// Tenants deleted, by name.
     pub deleted: Vec<String>,
+    /// Tenants created in the cluster and adopted into the store, by name.
+    pub adopted: Vec<String>,
     /// Tenants already right.
     pub unchanged: usize,
     /// Writes that failed: tenant name and the apiserver's message. The next round retries them.
@@ -98,6 +110,49 @@ pub fn tenant_body(desired: &Desired) -> serde_json::Value {
     })
 }
 
+/// The actor of the sync's audit records.
+pub const SYNC_ACTOR: &str = "system:mtp-controller";
+
+/// Adopts a Tenant created in the cluster into the store: a record with its spec and members,
+/// audited as `tenant.adopt`.
+pub async fn adopt(store: &dyn Store, tenant: &Tenant) -> Result<Desired, StoreError> {
+    let name = tenant.name_any();
+    let spec = &tenant.spec;
+    let fields = TenantFields {
+        display_name: spec.display_name.clone(),
+        tier: spec.tier,
+        owner_email: spec.owner_email.clone(),
+        egress: spec.egress,
+        namespaces: spec.namespaces.clone(),
+        quota: spec.quota.clone(),
+    };
+    let mut members: Vec<NewMember> = Vec::new();
+    for (role, users) in [
+        (Role::Admin, &spec.admins),
+        (Role::Operator, &spec.operators),
+        (Role::Viewer, &spec.viewers),
+    ] {
+        for user in users {
+            // A user listed under two roles keeps the first (the strongest).
+            if !members.iter().any(|m| &m.user == user) {
+                members.push(NewMember::new(user.clone(), role));
+            }
+        }
+    }
+    let audit = NewAuditRecord {
+        actor: SYNC_ACTOR.to_owned(),
+        action: "tenant.adopt".to_owned(),
+        target: format!("tenant/{name}"),
+        outcome: "success".to_owned(),
+        request_id: None,
+    };
+    let (record, members) = store
+        .create_tenant_audited(NewTenant { name, fields }, members, audit)
+        .await?;
+    let spec = record.fields.to_spec(&members);
+    Ok(Desired { record, spec })
+}
+
 fn store_id(tenant: &Tenant) -> Option<&str> {
     tenant
         .annotations()
@@ -112,7 +167,7 @@ pub async fn sync_once(
     client: &Client,
     cluster: &Cache<Tenant>,
 ) -> Result<SyncReport, SyncError> {
-    let wanted = desired(store).await?;
+    let mut wanted = desired(store).await?;
     let api: Api<Tenant> = Api::all(client.clone());
     let existing: BTreeMap<String, Arc<Tenant>> = cluster
         .state()
@@ -120,6 +175,25 @@ pub async fn sync_once(
         .map(|t| (t.name_any(), t))
         .collect();
     let mut report = SyncReport::default();
+    // Tenants created in the cluster: adopted into the store, then applied below with its id.
+    let known: HashSet<String> = wanted.iter().map(|d| d.record.name.clone()).collect();
+    for (name, tenant) in &existing {
+        if store_id(tenant).is_some()
+            || known.contains(name)
+            || tenant.metadata.deletion_timestamp.is_some()
+        {
+            continue;
+        }
+        match adopt(store, tenant).await {
+            Ok(d) => {
+                report.adopted.push(name.clone());
+                wanted.push(d);
+            }
+            Err(e) => report
+                .failed
+                .push((name.clone(), format!("cannot adopt it into the store: {e}"))),
+        }
+    }
     let params = PatchParams::apply(SYNC_FIELD_MANAGER).force();
     for d in &wanted {
         let name = &d.record.name;
@@ -177,16 +251,29 @@ pub async fn run_forever(
         span.in_scope(|| match round {
             Ok(report) => {
                 let ok = report.failed.is_empty();
-                metrics.observe_sync(ok, report.applied.len() as u64, report.deleted.len() as u64);
-                if !report.applied.is_empty() || !report.deleted.is_empty() {
-                    info!(applied = ?report.applied, deleted = ?report.deleted, "store sync");
+                metrics.observe_sync(
+                    ok,
+                    report.applied.len() as u64,
+                    report.deleted.len() as u64,
+                    report.adopted.len() as u64,
+                );
+                if !report.applied.is_empty()
+                    || !report.deleted.is_empty()
+                    || !report.adopted.is_empty()
+                {
+                    info!(
+                        applied = ?report.applied,
+                        deleted = ?report.deleted,
+                        adopted = ?report.adopted,
+                        "store sync"
+                    );
                 }
                 for (name, message) in &report.failed {
                     warn!(tenant = %name, error = %message, "store sync: cannot write the Tenant; retrying next round");
                 }
             }
             Err(e) => {
-                metrics.observe_sync(false, 0, 0);
+                metrics.observe_sync(false, 0, 0, 0);
                 warn!(error = %e, "store sync failed; retrying next round");
             }
         });
