@@ -27,9 +27,15 @@ pub const SKIPPED_KINDS: &[&str] = &[
 
 /// Runs one of the mtp binaries to completion and returns its stdout.
 pub fn run_binary(binary: &str, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(binary)
+    let mut command = Command::new(binary);
+    // The flags decide, not the caller's MTP_* settings.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MTP_") {
+            command.env_remove(&key);
+        }
+    }
+    let output = command
         .args(args)
-        .env_remove("MTP_PLATFORM_NAMESPACE")
         .output()
         .with_context(|| format!("cannot run {binary}"))?;
     if !output.status.success() {
