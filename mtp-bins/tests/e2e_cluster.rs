@@ -18,10 +18,10 @@ mod harness;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use harness::binaries::{self, PLATFORM_NAMESPACE};
 use harness::install::{self, FIELD_MANAGER};
 use harness::process::{Proc, free_port};
 use harness::refusal::{self, Refusal, RefusedBy};
@@ -47,7 +47,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-const PLATFORM_NAMESPACE: &str = "mtp-system";
 /// The name of both webhook configurations (as installed).
 const CONFIGURATION_NAME: &str = "mtp";
 const ADMIN_USER: &str = "alice@e2e.example";
@@ -428,50 +427,6 @@ impl Suite {
         Ok(path)
     }
 
-    /// Waits until `GET http://127.0.0.1:port/readyz` answers 200, failing at once if the
-    /// process exits.
-    async fn wait_ready(proc: &mut Proc, probe_port: u16) -> anyhow::Result<()> {
-        let url = format!("http://127.0.0.1:{probe_port}/readyz");
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(2))
-            .build()?;
-        let what = format!("{} to be ready ({url})", proc.name());
-        wait::until(&what, PROCESS_READY, || {
-            let exited = proc.exited();
-            let name = proc.name().to_owned();
-            let request = http.get(&url).send();
-            async move {
-                if let Some(status) = exited {
-                    bail!("{name} exited before it was ready: {status}");
-                }
-                Ok(match request.await {
-                    Ok(r) if r.status().is_success() => Poll::Ready(()),
-                    Ok(r) => Poll::Pending(format!(
-                        "{} {}",
-                        r.status(),
-                        r.text().await.unwrap_or_default().trim()
-                    )),
-                    Err(e) => Poll::Pending(e.to_string()),
-                })
-            }
-        })
-        .await
-    }
-
-    fn command(binary: &str, kubeconfig: &Path) -> Command {
-        let mut command = Command::new(binary);
-        // Nothing of the caller's MTP_* settings leaks into the binaries.
-        for (key, _) in std::env::vars() {
-            if key.starts_with("MTP_") {
-                command.env_remove(&key);
-            }
-        }
-        command
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "info");
-        command
-    }
-
     fn webhook_url_and_listen(&self) -> anyhow::Result<(String, std::net::SocketAddr)> {
         let ip = install::webhook_listen_ip(&self.webhook_host);
         let port = free_port(ip)?;
@@ -487,20 +442,10 @@ impl Suite {
         let (url, listen) = self.webhook_url_and_listen()?;
         let probe = free_port("127.0.0.1".parse()?)?;
         let cert_dir = self.tmp.path().join("certs");
-        // `serve` has no --kubeconfig: it reads KUBECONFIG (kube's default configuration).
-        let mut command = Self::command(env!("CARGO_BIN_EXE_mtp-webhook"), &kubeconfig);
-        command
-            .arg("serve")
-            .arg("--self-signed")
-            .arg("--cert-dir")
-            .arg(&cert_dir)
-            .args(["--dns-name", &self.webhook_host, "--dns-name", "localhost"])
-            .args(["--listen", &listen.to_string()])
-            .args(["--probe-listen", &format!("127.0.0.1:{probe}")])
-            .args(["--platform-namespace", PLATFORM_NAMESPACE])
-            .args(["--watch-namespaces", "--log-denials"]);
+        let command =
+            binaries::webhook_command(&kubeconfig, &cert_dir, &self.webhook_host, listen, probe);
         let mut proc = Proc::spawn("mtp-webhook", command)?;
-        let ready = Self::wait_ready(&mut proc, probe).await;
+        let ready = binaries::wait_ready(&mut proc, probe, PROCESS_READY).await;
         self.webhook = Some(proc);
         ready?;
         report.note(&format!("mtp-webhook serves {url} (listening on {listen})"));
@@ -611,16 +556,10 @@ impl Suite {
     async fn start_controller(&mut self, report: &mut Report) -> anyhow::Result<()> {
         let kubeconfig = self.service_account_kubeconfig("mtp-controller").await?;
         let probe = free_port("127.0.0.1".parse()?)?;
-        let mut command = Self::command(env!("CARGO_BIN_EXE_mtp-controller"), &kubeconfig);
-        command
-            .arg("run")
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["--platform-namespace", PLATFORM_NAMESPACE])
-            .args(["--probe-listen", &format!("127.0.0.1:{probe}")])
-            .args(["--identity", &format!("e2e-{}", self.run_id)]);
+        let identity = format!("e2e-{}", self.run_id);
+        let command = binaries::controller_command(&kubeconfig, probe, &identity);
         let mut proc = Proc::spawn("mtp-controller", command)?;
-        let ready = Self::wait_ready(&mut proc, probe).await;
+        let ready = binaries::wait_ready(&mut proc, probe, PROCESS_READY).await;
         self.controller = Some(proc);
         ready?;
         let config = kube::Config::from_custom_kubeconfig(

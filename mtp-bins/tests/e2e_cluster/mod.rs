@@ -4,6 +4,7 @@
 //!
 //! Everything here that needs no cluster has tests that run in the normal suite.
 
+pub mod binaries;
 pub mod install;
 pub mod kubeconfig;
 pub mod process;

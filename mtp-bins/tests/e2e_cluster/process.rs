@@ -138,7 +138,7 @@ mod tests {
         let mut command = Command::new("sh");
         command.args([
             "-c",
-            "echo starting >&2; trap 'echo bye >&2; exit 0' TERM; while :; do sleep 0.05; done",
+            "trap 'echo bye >&2; exit 0' TERM; echo starting >&2; while :; do sleep 0.05; done",
         ]);
         let mut proc = Proc::spawn("sh", command).unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -154,8 +154,12 @@ mod tests {
     #[test]
     fn drop_kills_a_process_that_ignores_sigterm() {
         let mut command = Command::new("sh");
-        command.args(["-c", "trap '' TERM; exec sleep 30"]);
+        command.args(["-c", "trap '' TERM; echo trapped >&2; exec sleep 30"]);
         let mut proc = Proc::spawn("stubborn", command).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !proc.stderr_tail().contains("trapped") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let how = proc.stop(Duration::from_millis(300));
         assert!(how.starts_with("still running"), "{how}");
         assert!(proc.exited().is_some());
