@@ -220,7 +220,10 @@ async fn matches_plan(
     planned: &PlannedObject,
 ) -> anyhow::Result<Result<(), String>> {
     Ok(match live(client, &planned.key).await? {
-        None => Err(format!("{} is missing", planned.key)),
+        None => Err(format!(
+            "expected {} to exist as planned; the cluster has no such object",
+            planned.key
+        )),
         Some(v) if is_subset(&planned.value, &v) => Ok(()),
         Some(v) => Err(format!(
             "{} differs from the plan: expected the fields {}; the cluster has {}",
