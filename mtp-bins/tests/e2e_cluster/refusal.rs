@@ -65,7 +65,12 @@ pub fn classify(code: u16, message: &str) -> Refusal {
         RefusedBy::WebhookUnreachable(name.to_owned())
     } else if message.contains("violates PodSecurity") {
         RefusedBy::PodSecurity
-    } else if code == 403 && message.contains(" cannot ") && message.contains("resource") {
+    } else if code == 403
+        && message.contains(" cannot ")
+        && message.contains("resource")
+        // The admin may not impersonate: nothing was decided about the impersonated user.
+        && !message.contains(" cannot impersonate ")
+    {
         RefusedBy::Rbac
     } else {
         RefusedBy::Other
@@ -152,6 +157,11 @@ mod tests {
             down.by,
             RefusedBy::WebhookUnreachable("namespace-labels.mtp.dev".into())
         );
+        let no_impersonation = classify(
+            403,
+            "users \"alice@e2e.example\" is forbidden: User \"ci\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope",
+        );
+        assert_eq!(no_impersonation.by, RefusedBy::Other);
         let invalid = classify(
             422,
             "Pod \"p\" is invalid: spec.containers[0].image: Required value",
