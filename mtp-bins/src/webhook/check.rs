@@ -1057,6 +1057,73 @@ mod tests {
         report
     }
 
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: CheckArgs,
+    }
+
+    fn rules(flags: &[&str]) -> Result<Rules, SetupError> {
+        use clap::Parser as _;
+        let argv = ["check"].iter().chain(flags).chain(&["in.yaml"]);
+        Rules::from_args(&Cli::try_parse_from(argv).unwrap().args)
+    }
+
+    #[test]
+    fn a_tier_adds_its_level_and_its_limit_range() {
+        let plain = rules(&["--profile", "baseline"]).unwrap();
+        assert_eq!(plain.policies, [(Policy::new(Profile::Baseline), None)]);
+        assert!(plain.tier().is_none() && plain.defaults.is_none());
+
+        let pro = rules(&["--tier", "pro", "--version", "v1.30"]).unwrap();
+        assert_eq!(
+            pro.policies,
+            [
+                (Policy::new(Profile::Mtp), Some("mtp")),
+                (
+                    Policy::new(Profile::Restricted).with_version(Version::V1(30)),
+                    Some("restricted")
+                ),
+            ]
+        );
+        let tier = pro.tier().unwrap();
+        assert_eq!(
+            (
+                tier.name,
+                tier.pod_security.as_str(),
+                tier.pod_security_version.as_str()
+            ),
+            (Tier::Pro, "restricted", "v1.30")
+        );
+        let catalogue = TierCatalogue::default();
+        assert_eq!(
+            tier.limit_range.default["memory"],
+            catalogue.pro.limit_range.default_memory
+        );
+        assert_eq!(
+            tier.limit_range.default_request["cpu"],
+            catalogue.pro.limit_range.default_request_cpu
+        );
+        assert_eq!(pro.defaults.as_ref(), Some(&tier.limit_range));
+
+        let err = rules(&["--tier", "pro", "--profile", "restricted"]).unwrap_err();
+        assert!(matches!(err, SetupError::ProfileWithTier { .. }), "{err}");
+    }
+
+    #[test]
+    fn list_items_are_defaulted_like_bare_pods() {
+        let pro = rules(&["--tier", "enterprise"]).unwrap();
+        let list = "apiVersion: v1\nkind: PodList\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  spec:\n    containers:\n    - name: c\n      image: c\n      securityContext: {runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false}\n";
+        let mut report = Report::default();
+        check_text(&pro, "in.yaml", list, &mut report);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let result = &report.results[0];
+        assert_eq!(result.item, Some(0));
+        assert!(result.allowed, "{:?}", result.violations);
+        assert_eq!(result.defaulted.len(), 4, "{:?}", result.defaulted);
+        assert_eq!(result.defaulted[1].value, "2Gi");
+    }
+
     #[test]
     fn yaml_chunks_keep_file_lines() {
         let chunks = yaml_chunks("a: 1\n---\nb: 2\n--- # c\nc: 3\n---\n");

@@ -223,8 +223,9 @@ fn admission_order(docs: &[WebhookDoc]) -> String {
          Then every object must pass both the tier's Pod Security level and the `mtp` profile of \
          `pod-security.mtp.dev`; each violation names its policy (`[restricted:runAsNonRoot]`, \
          `[mtp:limits]`, a `policy` field in JSON). A workload that breaks the tier's level is \
-         reported as denied, since none of its pods would be admitted. Offline it cannot know the \
-         namespace's quota usage, nor what webhooks other than mtp's decide. Without a tier, \
+         reported as denied, since none of its pods would be admitted. It does not repeat the \
+         validation of the object (step 2), and offline it cannot know the namespace's quota \
+         usage, nor what webhooks other than mtp's decide. Without a tier, \
          `check` applies one profile (`--profile`, `mtp` by default) and says that the tier's Pod \
          Security level and LimitRange defaults were not applied.\n\n",
         mutating = hooks(WebhookKind::Mutating),
