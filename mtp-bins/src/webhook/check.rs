@@ -55,15 +55,15 @@ pub enum Output {
 /// Flags of `mtp-webhook check`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// The rules: the platform's `mtp` profile, or a Pod Security Standards level [default: mtp].
-    /// With --tier or --tenant only `mtp` is accepted: the tier adds its own level.
+    /// The rules without a tier: the platform's `mtp` profile (the default) or a Pod Security
+    /// Standards level. With --tier or --tenant only `mtp` is accepted: the tier adds its own level.
     #[arg(long, env = "MTP_CHECK_PROFILE", value_parser = parse_profile)]
     pub profile: Option<Profile>,
     /// Pod Security Standards version: `latest` or `v1.N` (as the enforce-version namespace label).
     #[arg(long, env = "MTP_CHECK_VERSION", default_value = "latest", value_parser = parse_version)]
     pub version: Version,
-    /// Check as a namespace of this tier admits: the `mtp` profile plus the tier's Pod Security
-    /// level, with the tier's LimitRange defaults applied to bare Pods first.
+    /// Check as a namespace of this tier (free, pro, enterprise) admits: the `mtp` profile plus the
+    /// tier's Pod Security level, with the tier's LimitRange defaults applied to bare Pods first.
     #[arg(long, env = "MTP_CHECK_TIER", value_name = "TIER", value_parser = parse_tier)]
     pub tier: Option<Tier>,
     /// A Tenant manifest whose `spec.tier` gives the tier (must agree with --tier when both are given).
