@@ -739,3 +739,32 @@ fn without_a_tier_the_report_says_what_was_not_applied() {
         "restricted"
     );
 }
+
+/// A request above the tier's default limit: LimitRanger sets the limit, then the apiserver's
+/// validation refuses the pod; check says so, tagged `apiserver`.
+#[test]
+fn a_request_above_the_default_limit_is_refused_like_the_apiserver_does() {
+    let pod = BARE_POD.replace(
+        "image: app\n",
+        "image: app\n    resources: {requests: {cpu: \"2\"}}\n",
+    );
+    let file = temp_file("above-limit.yaml", pod.as_bytes());
+    let pro = TierCatalogue::default().pro.limit_range;
+    assert_eq!(pro.default_cpu, "1", "the pro tier's default cpu limit");
+    let out = run(&["check", "--tier", "pro", p(&file)], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Pod tenant-acme/bare: denied, 1 violation\n    defaulted spec.containers[0].resources: limits.cpu=1, limits.memory=1Gi, requests.memory=256Mi\n    container \"app\" requests 2 cpu, above the LimitRange's default limit 1: the apiserver refuses the pod; set resources.limits.cpu, or request at most 1 [apiserver:requestWithinLimit]\n        at spec.containers[0].resources.requests.cpu\n"),
+        "{stdout}"
+    );
+    // Enterprise's default cpu limit is 2: a request of 2 is within it.
+    let out = run(&["check", "--tier", "enterprise", p(&file)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // Without a tier nothing is defaulted: the mtp profile asks for the limits instead.
+    let out = run(&["check", "-o", "json", p(&file)], None);
+    assert_eq!(
+        json_report(&out)["results"][0]["violations"][0]["check"],
+        "limits"
+    );
+}

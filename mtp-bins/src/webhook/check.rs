@@ -17,8 +17,11 @@
 //!    `pod-security.kubernetes.io/enforce` label and its version, as the tenant plan writes them),
 //!    and the `mtp` profile of the `pod-security.mtp.dev` webhook.
 //!
-//! An object is allowed only when both allow it; every violation is tagged with the policy it
-//! comes from (`mtp`, `baseline` or `restricted`).
+//! Between the two, the apiserver validates the defaulted Pod: a request above its limit (a
+//! defaulted limit can be lower than a given request) is refused, tagged `apiserver`.
+//!
+//! An object is allowed only when all of these allow it; every violation is tagged with the policy
+//! it comes from (`apiserver`, `mtp`, `baseline` or `restricted`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,7 +36,10 @@ use mtp_policy::pod_security::{Evaluation, PodCarrier, Policy, Profile, Version,
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::limit_ranger::{ContainerDefaults, Defaulted, DefaultedFrom};
+use super::limit_ranger::{ContainerDefaults, Defaulted, DefaultedFrom, requests_above_limits};
+
+/// The policy tag of the apiserver's own validation of a defaulted Pod (a request above its limit).
+pub const APISERVER_POLICY: &str = "apiserver";
 
 /// Exit code: every object allowed.
 pub const EXIT_ALLOWED: u8 = 0;
@@ -434,7 +440,8 @@ fn read_tenant(path: &Path) -> Result<Tenant, SetupError> {
 /// A violation, tagged with the policy it comes from when several policies were applied.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Finding {
-    /// `mtp`, `baseline` or `restricted`; present with `--tier` or `--tenant` only.
+    /// `mtp`, `baseline`, `restricted`, or `apiserver` for a defaulted Pod the apiserver's
+    /// validation refuses; present with `--tier` or `--tenant` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<&'static str>,
     /// The violation (its fields are inlined in JSON).
@@ -884,20 +891,29 @@ fn evaluate_value(
             .unwrap_or_default(),
         kind.as_deref().unwrap_or_default(),
     ) == Some(PodCarrier::Pod);
+    // A bare Pod being created goes through what the apiserver does before the validating
+    // admission plugins: defaulting, then the validation of its resources.
     let defaulted_pod;
-    let (value, defaulted) = match defaults {
+    let (value, defaulted, invalid) = match defaults {
         Some(defaults) if is_bare_pod => {
             let mut pod = value.clone();
             let defaulted = defaults.apply_to_pod(&mut pod);
+            let invalid = requests_above_limits(&pod, &defaulted);
             defaulted_pod = pod;
-            (&defaulted_pod, defaulted)
+            (&defaulted_pod, defaulted, invalid)
         }
-        _ => (value, Vec::new()),
+        _ => (value, Vec::new(), Vec::new()),
     };
     let object: Object<'_> =
         serde_path_to_error::deserialize(value).map_err(|e| describe(e.to_string()))?;
     let mut applicable = false;
-    let mut violations = Vec::new();
+    let mut violations: Vec<Finding> = invalid
+        .into_iter()
+        .map(|violation| Finding {
+            policy: Some(APISERVER_POLICY),
+            violation,
+        })
+        .collect();
     for (policy, tag) in &rules.policies {
         let evaluation = policy
             .evaluate(&object)

@@ -8,6 +8,9 @@
 //!    gets `defaultRequest`. LimitRange items are defaulted first as the apiserver stores them
 //!    (`default` from `max`, `defaultRequest` from `default`, then from `min`).
 //!
+//! The apiserver then validates the Pod: [`requests_above_limits`] finds the requests above their
+//! limit, which a defaulted limit can cause.
+//!
 //! Both touch `spec.containers` and `spec.initContainers` of Pods only: ephemeral containers,
 //! pod templates and workloads (Deployments, Jobs...) are left as written, so a workload without
 //! limits is still refused by the webhooks that check templates. The apiserver skips pod UPDATEs
@@ -31,6 +34,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::LimitRange;
+use mtp_policy::pod_security::Violation;
+use mtp_policy::pod_security::quantity;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -137,10 +142,7 @@ impl ContainerDefaults {
                     set.push(Defaulted {
                         path: at(part, resource),
                         container: name.clone(),
-                        value: match value {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        },
+                        value: quantity_text(value),
                         from,
                     });
                 };
@@ -170,6 +172,74 @@ impl ContainerDefaults {
             }
         }
         set
+    }
+}
+
+/// The check id of [`requests_above_limits`].
+pub const REQUEST_WITHIN_LIMIT: &str = "requestWithinLimit";
+
+/// The apiserver's validation of a Pod's resources: a request above the limit of the same
+/// resource refuses the Pod. Run after [`ContainerDefaults::apply_to_pod`], with what it returned
+/// so the message can say when the limit is a LimitRange default. One violation per container and
+/// resource, at the request; quantities that do not parse are left to the other checks.
+pub fn requests_above_limits(pod: &Value, defaulted: &[Defaulted]) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    for list in ["containers", "initContainers"] {
+        let containers = pod
+            .pointer(&format!("/spec/{list}"))
+            .and_then(Value::as_array);
+        for (i, container) in containers.into_iter().flatten().enumerate() {
+            let resources = |part: &str| {
+                container
+                    .pointer(&format!("/resources/{part}"))
+                    .and_then(Value::as_object)
+            };
+            let (Some(requests), Some(limits)) = (resources("requests"), resources("limits"))
+            else {
+                continue;
+            };
+            let name = container
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            for (resource, request) in requests {
+                let Some(limit) = limits.get(resource) else {
+                    continue;
+                };
+                let (request, limit) = (quantity_text(request), quantity_text(limit));
+                if quantity::compare(&request, &limit) != Ok(std::cmp::Ordering::Greater) {
+                    continue;
+                }
+                let limit_path = format!("spec.{list}[{i}].resources.limits.{resource}");
+                let defaulted_limit = defaulted
+                    .iter()
+                    .any(|d| d.path == limit_path && d.from == DefaultedFrom::LimitRange);
+                let message = if defaulted_limit {
+                    format!(
+                        "container {name:?} requests {request} {resource}, above the LimitRange's default limit {limit}: the apiserver refuses the pod; set resources.limits.{resource}, or request at most {limit}"
+                    )
+                } else {
+                    format!(
+                        "container {name:?} requests {request} {resource}, above its limit {limit}: the apiserver refuses the pod"
+                    )
+                };
+                violations.push(Violation {
+                    check: REQUEST_WITHIN_LIMIT,
+                    path: format!("spec.{list}[{i}].resources.requests.{resource}"),
+                    container: Some(name.to_owned()),
+                    message,
+                });
+            }
+        }
+    }
+    violations
+}
+
+/// A quantity as written (YAML numbers included).
+fn quantity_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -335,6 +405,40 @@ mod tests {
         let mut no_spec = json!({"kind": "Pod"});
         assert!(pro().apply_to_pod(&mut no_spec).is_empty());
         assert_eq!(no_spec, json!({"kind": "Pod"}));
+    }
+
+    #[test]
+    fn a_request_above_a_defaulted_limit_is_refused() {
+        let mut pod = json!({"spec": {
+            "containers": [{"name": "app", "resources": {"requests": {"cpu": "1500m", "memory": "1Gi"}}}],
+            "initContainers": [{"name": "init", "resources": {"requests": {"cpu": 3}, "limits": {"cpu": "2"}}}]}});
+        let defaulted = pro().apply_to_pod(&mut pod);
+        let violations = requests_above_limits(&pod, &defaulted);
+        let found: Vec<(&str, &str)> = violations
+            .iter()
+            .map(|v| (v.path.as_str(), v.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "spec.containers[0].resources.requests.cpu",
+                    "container \"app\" requests 1500m cpu, above the LimitRange's default limit 1: the apiserver refuses the pod; set resources.limits.cpu, or request at most 1"
+                ),
+                (
+                    "spec.initContainers[0].resources.requests.cpu",
+                    "container \"init\" requests 3 cpu, above its limit 2: the apiserver refuses the pod"
+                ),
+            ],
+            "1Gi of memory is not above the 1Gi default"
+        );
+        assert!(violations.iter().all(|v| v.check == REQUEST_WITHIN_LIMIT));
+        assert_eq!(violations[0].container.as_deref(), Some("app"));
+
+        let mut fine = json!({"spec": {"containers": [{"name": "app",
+            "resources": {"requests": {"cpu": "1", "memory": "bad"}, "limits": {"memory": "1Gi"}}}]}});
+        let defaulted = pro().apply_to_pod(&mut fine);
+        assert!(requests_above_limits(&fine, &defaulted).is_empty());
     }
 
     #[test]

@@ -223,9 +223,10 @@ fn admission_order(docs: &[WebhookDoc]) -> String {
          Then every object must pass both the tier's Pod Security level and the `mtp` profile of \
          `pod-security.mtp.dev`; each violation names its policy (`[restricted:runAsNonRoot]`, \
          `[mtp:limits]`, a `policy` field in JSON). A workload that breaks the tier's level is \
-         reported as denied, since none of its pods would be admitted. It does not repeat the \
-         validation of the object (step 2), and offline it cannot know the namespace's quota \
-         usage, nor what webhooks other than mtp's decide. Without a tier, \
+         reported as denied, since none of its pods would be admitted. Of the validation of the \
+         object (step 2) it repeats the part defaulting can break: a bare Pod's request above its \
+         limit is reported as `[apiserver:requestWithinLimit]`. Offline it cannot know the \
+         namespace's quota usage, nor what webhooks other than mtp's decide. Without a tier, \
          `check` applies one profile (`--profile`, `mtp` by default) and says that the tier's Pod \
          Security level and LimitRange defaults were not applied.\n\n",
         mutating = hooks(WebhookKind::Mutating),
