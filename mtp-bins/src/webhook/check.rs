@@ -32,9 +32,11 @@ use clap::{Args, ValueEnum};
 use mtp_core::plan::{PSA_ENFORCE, PSA_ENFORCE_VERSION};
 use mtp_core::{PlatformSettings, Tenant, TenantSpec, Tier, TierCatalogue};
 use mtp_policy::pod_security::model::Object;
-use mtp_policy::pod_security::{Evaluation, PodCarrier, Policy, Profile, Version, Violation};
+use mtp_policy::pod_security::{PodCarrier, Policy, Profile, Version, Violation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::mtpctl::render::PLACEHOLDER_UID;
 
 use super::limit_ranger::{ContainerDefaults, Defaulted, DefaultedFrom, requests_above_limits};
 
@@ -291,7 +293,6 @@ impl Rules {
         let tenant_name = tenant.as_ref().and_then(|(_, t)| t.metadata.name.clone());
         let planned = match tenant {
             Some((_, mut tenant)) => {
-                tenant.spec.tier = tier;
                 if tenant.metadata.uid.is_none() {
                     // Owner references need a uid; the cluster assigns the real one.
                     tenant.metadata.uid = Some(PLACEHOLDER_UID.to_owned());
@@ -372,9 +373,6 @@ impl Rules {
         self.tier.as_ref()
     }
 }
-
-/// The uid given to a Tenant read without `metadata.uid`, as `mtpctl render` does.
-const PLACEHOLDER_UID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// A tenant of `tier` with nothing else, to compute the namespace settings every tenant of the
 /// tier gets from the plan.
@@ -860,12 +858,11 @@ fn evaluate_value(
         let request = review.request.ok_or("AdmissionReview has no request")?;
         let Some(object) = request.object.filter(|o| !o.is_null()) else {
             // DELETE and CONNECT carry no object: nothing to check.
-            let evaluation = Evaluation::not_applicable();
             return Ok(Evaluated {
                 kind: request.kind.and_then(|k| k.kind),
                 namespace: request.namespace,
                 name: request.name,
-                applicable: evaluation.applicable,
+                applicable: false,
                 violations: Vec::new(),
                 defaulted: Vec::new(),
             });

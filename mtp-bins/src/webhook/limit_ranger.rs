@@ -34,6 +34,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::LimitRange;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use mtp_policy::pod_security::Violation;
 use mtp_policy::pod_security::quantity;
 use serde::Serialize;
@@ -82,18 +83,9 @@ impl ContainerDefaults {
             if item.type_ != "Container" {
                 continue;
             }
-            let text = |map: &Option<
-                BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
-            >|
-             -> BTreeMap<String, String> {
-                map.iter()
-                    .flatten()
-                    .map(|(k, q)| (k.clone(), q.0.clone()))
-                    .collect()
-            };
-            let mut default = text(&item.default);
-            let mut default_request = text(&item.default_request);
-            for (k, v) in text(&item.max) {
+            let mut default = as_text(&item.default);
+            let mut default_request = as_text(&item.default_request);
+            for (k, v) in as_text(&item.max) {
                 default.entry(k).or_insert(v);
             }
             for (k, v) in &default {
@@ -101,7 +93,7 @@ impl ContainerDefaults {
                     .entry(k.clone())
                     .or_insert_with(|| v.clone());
             }
-            for (k, v) in text(&item.min) {
+            for (k, v) in as_text(&item.min) {
                 default_request.entry(k).or_insert(v);
             }
             out.default.extend(default);
@@ -235,6 +227,14 @@ pub fn requests_above_limits(pod: &Value, defaulted: &[Defaulted]) -> Vec<Violat
     violations
 }
 
+/// A LimitRange item's quantities as text.
+fn as_text(map: &Option<BTreeMap<String, Quantity>>) -> BTreeMap<String, String> {
+    map.iter()
+        .flatten()
+        .map(|(k, q)| (k.clone(), q.0.clone()))
+        .collect()
+}
+
 /// A quantity as written (YAML numbers included).
 fn quantity_text(value: &Value) -> String {
     match value {
@@ -283,7 +283,6 @@ fn object_entry<'m>(
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{LimitRangeItem, LimitRangeSpec};
-    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use serde_json::json;
 
     fn quantities(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, Quantity>> {
