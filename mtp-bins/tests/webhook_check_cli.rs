@@ -1,12 +1,14 @@
 //! `mtp-webhook check` as a user runs it: exit codes, both output formats, stdin, and every kind of
-//! bad input (bad YAML, unknown kind, empty file, binary junk, missing file).
+//! bad input (bad YAML, unknown kind, empty file, binary junk, missing file); and `--tier`,
+//! `--tenant`, `--tiers`: the checks a tenant namespace really applies (issue 21).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use mtp_core::{PodSecurityLevel, TierCatalogue};
+use serde_json::{Value, json};
 
 fn conformance() -> PathBuf {
     match std::env::var_os("MTP_CONFORMANCE_DIR") {
@@ -16,11 +18,19 @@ fn conformance() -> PathBuf {
 }
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    run_env(args, &[], stdin)
+}
+
+fn run_env(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mtp-webhook"))
         .args(args)
         .env_remove("MTP_CHECK_PROFILE")
         .env_remove("MTP_CHECK_VERSION")
         .env_remove("MTP_CHECK_OUTPUT")
+        .env_remove("MTP_CHECK_TIER")
+        .env_remove("MTP_CHECK_TENANT")
+        .env_remove("MTP_CHECK_TIERS")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -268,4 +278,493 @@ fn bad_flags_are_usage_errors() {
     assert!(text(&out.stderr).contains("expected latest or v1.N"));
     let out = run(&["check"], None);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A pod that sets everything the `mtp` profile and `restricted` ask for, except resources.
+const BARE_POD: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: bare, namespace: tenant-acme}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: app
+    image: app
+    securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+";
+
+/// The same pod spec in a Deployment.
+const BARE_DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bare, namespace: tenant-acme}
+spec:
+  selector: {matchLabels: {app: bare}}
+  template:
+    metadata: {labels: {app: bare}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: app
+        image: app
+        securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+";
+
+fn tenant_yaml(name: &str, tier: &str) -> String {
+    format!(
+        "apiVersion: mtp.dev/v1alpha1\nkind: Tenant\nmetadata: {{name: {name}}}\nspec: {{displayName: {name}, tier: {tier}, ownerEmail: ops@{name}.io, admins: [alice@{name}.io]}}\n"
+    )
+}
+
+fn json_report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)))
+}
+
+fn checks(result: &Value) -> Vec<String> {
+    result["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| format!("{}:{}", v["policy"].as_str().unwrap_or("-"), v["check"]))
+        .map(|s| s.replace('"', ""))
+        .collect()
+}
+
+/// Issue 21, first disagreement: a pod the `mtp` profile allows was refused in a pro namespace by
+/// the built-in Pod Security admission (`restricted`). With `--tier pro` check refuses it too.
+#[test]
+fn tier_pro_refuses_what_pod_security_admission_refuses() {
+    let catalogue = TierCatalogue::default();
+    assert_eq!(catalogue.pro.pod_security, PodSecurityLevel::Restricted);
+    assert_eq!(catalogue.free.pod_security, PodSecurityLevel::Restricted);
+    assert_eq!(
+        catalogue.enterprise.pod_security,
+        PodSecurityLevel::Baseline
+    );
+    let pod = temp_file("issue21-pod.yaml", GOOD_POD.as_bytes());
+
+    let out = run(&["check", p(&pod)], None);
+    assert_eq!(out.status.code(), Some(0), "the false green of issue 21");
+
+    for tier in ["pro", "free"] {
+        let out = run(&["check", "--tier", tier, p(&pod)], None);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains("[restricted:seccompProfile_restricted]\n        at spec.containers[0].securityContext.seccompProfile.type"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("[restricted:capabilities_restricted]"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.ends_with(&format!("1 object checked against tier {tier} (the mtp profile and Pod Security restricted latest, after the LimitRange defaults on bare pods): 0 allowed, 1 denied, 0 not applicable\n")),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("note:"), "{stdout}");
+    }
+
+    // Both policies' violations are listed, each tagged with its policy.
+    let privileged_root = GOOD_POD.replace("runAsNonRoot: true", "runAsNonRoot: false");
+    let pod2 = temp_file("issue21-root.yaml", privileged_root.as_bytes());
+    let out = run(&["check", "--tier", "pro", "-o", "json", p(&pod2)], None);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_report(&out);
+    assert_eq!(
+        checks(&report["results"][0]),
+        [
+            "mtp:runAsNonRoot",
+            "restricted:runAsNonRoot",
+            "restricted:seccompProfile_restricted",
+            "restricted:capabilities_restricted"
+        ]
+    );
+
+    // Enterprise namespaces enforce baseline, which this pod meets.
+    let out = run(&["check", "--tier", "enterprise", p(&pod)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("Pod Security baseline latest"));
+    // --version pins the level's version as the enforce-version label would.
+    let out = run(
+        &[
+            "check",
+            "--tier",
+            "pro",
+            "--version",
+            "v1.18",
+            "-o",
+            "json",
+            p(&pod),
+        ],
+        None,
+    );
+    let report = json_report(&out);
+    assert_eq!(report["tier"]["podSecurityVersion"], "v1.18");
+    assert_eq!(
+        checks(&report["results"][0]),
+        Vec::<String>::new(),
+        "seccompProfile_restricted applies from v1.19, capabilities_restricted from v1.22"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+/// Issue 21, second disagreement: a bare pod without limits fails `check` but is admitted, since
+/// LimitRanger fills in the tier's defaults first; the same spec in a Deployment is refused.
+#[test]
+fn limit_range_defaults_admit_a_bare_pod_but_not_its_deployment() {
+    let file = temp_file(
+        "issue21-bare.yaml",
+        format!("{BARE_POD}---\n{BARE_DEPLOYMENT}").as_bytes(),
+    );
+    let out = run(&["check", "-o", "json", p(&file)], None);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_report(&out);
+    assert_eq!(
+        report["results"][0]["allowed"], false,
+        "the false red of issue 21"
+    );
+    assert_eq!(report["results"][1]["allowed"], false);
+
+    let out = run(&["check", "--tier", "pro", "-o", "json", p(&file)], None);
+    assert_eq!(out.status.code(), Some(1), "the Deployment is still denied");
+    let report = json_report(&out);
+    let (pod, deployment) = (&report["results"][0], &report["results"][1]);
+    assert_eq!(pod["kind"], "Pod");
+    assert_eq!(pod["allowed"], true, "{pod}");
+    let pro = &TierCatalogue::default().pro.limit_range;
+    assert_eq!(
+        pod["defaulted"],
+        json!([
+            {"path": "spec.containers[0].resources.limits.cpu", "container": "app", "value": pro.default_cpu, "from": "limitRange"},
+            {"path": "spec.containers[0].resources.limits.memory", "container": "app", "value": pro.default_memory, "from": "limitRange"},
+            {"path": "spec.containers[0].resources.requests.cpu", "container": "app", "value": pro.default_request_cpu, "from": "limitRange"},
+            {"path": "spec.containers[0].resources.requests.memory", "container": "app", "value": pro.default_request_memory, "from": "limitRange"},
+        ])
+    );
+    assert_eq!(deployment["kind"], "Deployment");
+    assert_eq!(deployment["allowed"], false);
+    assert_eq!(checks(deployment), ["mtp:limits", "mtp:limits"]);
+    assert_eq!(
+        deployment["violations"][0]["path"],
+        "spec.template.spec.containers[0].resources.limits.cpu"
+    );
+    assert!(deployment.get("defaulted").is_none(), "{deployment}");
+
+    let out = run(&["check", "--tier", "pro", p(&file)], None);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Pod tenant-acme/bare: allowed\n    defaulted spec.containers[0].resources: limits.cpu=1, limits.memory=1Gi, requests.cpu=250m, requests.memory=256Mi\n"),
+        "{stdout}"
+    );
+
+    // A limit without a request becomes the request (API defaulting) before the LimitRange.
+    let half = BARE_POD.replace(
+        "image: app\n",
+        "image: app\n    resources: {limits: {memory: 64Mi}}\n",
+    );
+    let out = run(&["check", "--tier", "pro", "-"], Some(half.as_bytes()));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("    defaulted spec.containers[0].resources: requests.memory=64Mi (from its limit), limits.cpu=1, requests.cpu=250m\n"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // An AdmissionReview's object is what the apiserver sends after mutating admission: checked as written.
+    let pod: Value = serde_yaml::from_str(BARE_POD).unwrap();
+    let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "1", "operation": "CREATE", "namespace": "tenant-acme", "object": pod}});
+    let out = run(
+        &["check", "--tier", "pro", "-o", "json", "-"],
+        Some(review.to_string().as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_report(&out);
+    assert_eq!(checks(&report["results"][0]), ["mtp:limits", "mtp:limits"]);
+}
+
+#[test]
+fn unknown_tier_lists_the_known_tiers() {
+    let pod = temp_file("tier-gold.yaml", GOOD_POD.as_bytes());
+    let expected = "unknown tier \"gold\": the known tiers are free, pro, enterprise";
+    let out = run(&["check", "--tier", "gold", p(&pod)], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(expected),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    let out = run_env(&["check", p(&pod)], &[("MTP_CHECK_TIER", "gold")], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(expected),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn tenant_file_gives_the_tier() {
+    let pod = temp_file("tenant-pod.yaml", GOOD_POD.as_bytes());
+    let acme = temp_file("acme.yaml", tenant_yaml("acme", "pro").as_bytes());
+    let out = run(
+        &["check", "--tenant", p(&acme), "-o", "json", p(&pod)],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report = json_report(&out);
+    assert_eq!(report["tier"]["name"], "pro");
+    assert_eq!(report["tier"]["tenant"], "acme");
+    assert_eq!(report["tier"]["podSecurity"], "restricted");
+    let out = run(&["check", "--tenant", p(&acme), p(&pod)], None);
+    assert!(
+        text(&out.stdout).contains("checked against tier pro of tenant acme (the mtp profile"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let big = temp_file("big.yaml", tenant_yaml("big", "enterprise").as_bytes());
+    let out = run(&["check", "--tenant", p(&big), p(&pod)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // From the environment, and agreeing with --tier.
+    let out = run_env(
+        &["check", "--tier", "pro", p(&pod)],
+        &[("MTP_CHECK_TENANT", p(&acme))],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("of tenant acme"));
+}
+
+#[test]
+fn tenant_and_tier_must_agree() {
+    let pod = temp_file("agree-pod.yaml", GOOD_POD.as_bytes());
+    let acme = temp_file("agree-acme.yaml", tenant_yaml("acme", "pro").as_bytes());
+    let out = run(
+        &[
+            "check",
+            "--tier",
+            "enterprise",
+            "--tenant",
+            p(&acme),
+            p(&pod),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--tier enterprise and --tenant {} disagree: tenant \"acme\" has spec.tier pro",
+            p(&acme)
+        )),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing is checked");
+}
+
+#[test]
+fn a_tenant_file_that_is_not_a_tenant_is_named() {
+    let pod = temp_file("nt-pod.yaml", GOOD_POD.as_bytes());
+    let bad_tier = temp_file("gold-tenant.yaml", tenant_yaml("acme", "gold").as_bytes());
+    let two = temp_file(
+        "two-tenants.yaml",
+        format!(
+            "{}---\n{}",
+            tenant_yaml("a", "pro"),
+            tenant_yaml("b", "pro")
+        )
+        .as_bytes(),
+    );
+    let empty = temp_file("empty-tenant.yaml", b"# nothing\n");
+    let cases: Vec<(&Path, &str)> = vec![
+        (
+            &pod,
+            ": document 0: not a Tenant: expected apiVersion mtp.dev/v1alpha1 and kind Tenant, found v1 Pod",
+        ),
+        (&bad_tier, ": document 0: spec.tier: unknown variant `gold`"),
+        (&two, ": holds 2 Tenants: give a file with one"),
+        (&empty, ": not a Tenant: the file is empty"),
+        (Path::new("/nonexistent/tenant.yaml"), ": cannot read"),
+    ];
+    for (file, expected) in cases {
+        let out = run(&["check", "--tenant", p(file), p(&pod)], None);
+        assert_eq!(out.status.code(), Some(2), "{}", file.display());
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("error: --tenant {}{expected}", file.display())),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_tiers_file_replaces_the_builtin_tiers() {
+    let pod = temp_file("tiers-pod.yaml", BARE_POD.as_bytes());
+    let tiers = temp_file(
+        "tiers.yaml",
+        b"enterprise:\n  podSecurity: restricted\n  limitRange:\n    defaultMemory: 3Gi\nfree:\n  podSecurity: privileged\n",
+    );
+    let out = run(
+        &[
+            "check",
+            "--tier",
+            "enterprise",
+            "--tiers",
+            p(&tiers),
+            "-o",
+            "json",
+            p(&pod),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = json_report(&out);
+    assert_eq!(report["tier"]["catalogue"], p(&tiers));
+    assert_eq!(report["tier"]["podSecurity"], "restricted");
+    assert_eq!(report["tier"]["limitRange"]["default"]["memory"], "3Gi");
+    assert_eq!(report["results"][0]["defaulted"][1]["value"], "3Gi");
+
+    // A privileged tier adds no Pod Security checks: only the mtp profile remains.
+    let root = temp_file(
+        "tiers-root.yaml",
+        GOOD_POD
+            .replace("securityContext: {", "securityContext: {privileged: true, ")
+            .as_bytes(),
+    );
+    let out = run_env(
+        &["check", "-o", "json", p(&root)],
+        &[("MTP_CHECK_TIER", "free"), ("MTP_CHECK_TIERS", p(&tiers))],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report = json_report(&out);
+    assert_eq!(report["tier"]["podSecurity"], "privileged");
+    assert_eq!(checks(&report["results"][0]), ["mtp:privileged"]);
+    let out = run(
+        &["check", "--tier", "free", "--tiers", p(&tiers), p(&root)],
+        None,
+    );
+    assert!(
+        text(&out.stdout).contains("Pod Security privileged, which checks nothing"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let bad = temp_file("bad-tiers.yaml", b"pro:\n  maxNamespace: 3\n");
+    let out = run(
+        &["check", "--tier", "pro", "--tiers", p(&bad), p(&pod)],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("error: --tiers {}: ", p(&bad)))
+            && stderr.contains("unknown field `maxNamespace`"),
+        "{stderr}"
+    );
+
+    let out = run(&["check", "--tiers", p(&tiers), p(&pod)], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(&format!("--tiers {} needs --tier or --tenant", p(&tiers))),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn profile_and_tier_together() {
+    let pod = temp_file("profile-tier.yaml", GOOD_POD.as_bytes());
+    let out = run(
+        &["check", "--tier", "pro", "--profile", "baseline", p(&pod)],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("error: --profile baseline cannot be combined with --tier pro: with a tier, check applies the mtp profile plus the tier's Pod Security level (restricted)"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_env(
+        &["check", "--tier", "pro", p(&pod)],
+        &[("MTP_CHECK_PROFILE", "restricted")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "from the environment too");
+    // `--profile mtp` is what a tier applies anyway.
+    let out = run(
+        &["check", "--tier", "pro", "--profile", "mtp", p(&pod)],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
+
+#[test]
+fn without_a_tier_the_report_says_what_was_not_applied() {
+    let pod = temp_file("note-pod.yaml", GOOD_POD.as_bytes());
+    let out = run(&["check", p(&pod)], None);
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{} [0] Pod team-a/web: allowed\n1 object checked against the mtp profile: 1 allowed, 0 denied, 0 not applicable\nnote: no --tier or --tenant given: the tier's Pod Security level and LimitRange defaults were not applied\n",
+            p(&pod)
+        )
+    );
+    let out = run(&["check", "-o", "json", p(&pod)], None);
+    let report = json_report(&out);
+    assert_eq!(report["tier"], Value::Null);
+    assert_eq!(
+        report["notApplied"],
+        json!(["podSecurityLevel", "limitRangeDefaults"])
+    );
+    assert!(
+        report["results"][0].get("defaulted").is_none(),
+        "no defaults without a tier"
+    );
+
+    let out = run(&["check", "--tier", "pro", "-o", "json", p(&pod)], None);
+    let report = json_report(&out);
+    assert_eq!(report["notApplied"], json!([]));
+    assert_eq!(
+        report["tier"],
+        json!({"name": "pro", "catalogue": null, "podSecurity": "restricted", "podSecurityVersion": "latest",
+               "limitRange": {"default": {"cpu": "1", "memory": "1Gi"}, "defaultRequest": {"cpu": "250m", "memory": "256Mi"}}})
+    );
+    assert_eq!(
+        report["results"][0]["violations"][0]["policy"],
+        "restricted"
+    );
+}
+
+/// A request above the tier's default limit: LimitRanger sets the limit, then the apiserver's
+/// validation refuses the pod; check says so, tagged `apiserver`.
+#[test]
+fn a_request_above_the_default_limit_is_refused_like_the_apiserver_does() {
+    let pod = BARE_POD.replace(
+        "image: app\n",
+        "image: app\n    resources: {requests: {cpu: \"2\"}}\n",
+    );
+    let file = temp_file("above-limit.yaml", pod.as_bytes());
+    let pro = TierCatalogue::default().pro.limit_range;
+    assert_eq!(pro.default_cpu, "1", "the pro tier's default cpu limit");
+    let out = run(&["check", "--tier", "pro", p(&file)], None);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Pod tenant-acme/bare: denied, 1 violation\n    defaulted spec.containers[0].resources: limits.cpu=1, limits.memory=1Gi, requests.memory=256Mi\n    container \"app\" requests 2 cpu, above the LimitRange's default limit 1: the apiserver refuses the pod; set resources.limits.cpu, or request at most 1 [apiserver:requestWithinLimit]\n        at spec.containers[0].resources.requests.cpu\n"),
+        "{stdout}"
+    );
+    // Enterprise's default cpu limit is 2: a request of 2 is within it.
+    let out = run(&["check", "--tier", "enterprise", p(&file)], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // Without a tier nothing is defaulted: the mtp profile asks for the limits instead.
+    let out = run(&["check", "-o", "json", p(&file)], None);
+    assert_eq!(
+        json_report(&out)["results"][0]["violations"][0]["check"],
+        "limits"
+    );
 }

@@ -24,9 +24,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check pods, workloads and AdmissionReviews in files against a pod-security profile.
+    /// Check pods, workloads and AdmissionReviews in files against a pod-security profile, or as
+    /// a tier's namespaces admit them (--tier, --tenant).
     ///
-    /// Exit codes: 0 all allowed, 1 any denied, 2 any input that cannot be read or parsed.
+    /// Exit codes: 0 all allowed, 1 any denied, 2 any input (or --tenant, --tiers file) that
+    /// cannot be read or parsed, or an unknown tier.
     Check(CheckArgs),
     /// Serve the admission webhooks over HTTPS.
     Serve(ServeArgs),

@@ -2,16 +2,46 @@
 //!
 //! Reads YAML (several documents allowed), JSON, or `-` for stdin; expands `List` kinds; unwraps
 //! AdmissionReviews; evaluates each object and prints one result per object (text or JSON).
-//! Exit codes: 0 all allowed, 1 any denied, 2 any input that cannot be read or parsed.
+//! Exit codes: 0 all allowed, 1 any denied, 2 any input (or `--tenant`/`--tiers` file) that cannot
+//! be read or parsed.
+//!
+//! Without a tier, the objects are checked against one profile (`--profile`, `mtp` by default).
+//! With `--tier` (or `--tenant`, whose `spec.tier` gives it), they are checked as a namespace of
+//! that tier admits them, in the cluster's order:
+//!
+//! 1. mutating admission: bare Pods being created get the requests and limits the apiserver fills
+//!    in (requests from limits, then the tier's LimitRange `default` and `defaultRequest`, see
+//!    [`super::limit_ranger`]); workloads and the objects of AdmissionReviews are checked as written
+//!    (the apiserver has already run the mutating phase before it sends a review);
+//! 2. validating admission: the Pod Security Standards level the tier's namespaces enforce (the
+//!    `pod-security.kubernetes.io/enforce` label and its version, as the tenant plan writes them),
+//!    and the `mtp` profile of the `pod-security.mtp.dev` webhook.
+//!
+//! Between the two, the apiserver validates the defaulted Pod: a request above its limit (a
+//! defaulted limit can be lower than a given request) is refused, tagged `apiserver`.
+//!
+//! An object is allowed only when all of these allow it; every violation is tagged with the policy
+//! it comes from (`apiserver`, `mtp`, `baseline` or `restricted`).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use mtp_core::plan::{PSA_ENFORCE, PSA_ENFORCE_VERSION};
+use mtp_core::{PlatformSettings, Tenant, TenantSpec, Tier, TierCatalogue};
 use mtp_policy::pod_security::model::Object;
-use mtp_policy::pod_security::{Evaluation, Policy, Profile, Version, Violation};
+use mtp_policy::pod_security::{PodCarrier, Policy, Profile, Version, Violation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::mtpctl::render::PLACEHOLDER_UID;
+
+use super::limit_ranger::{ContainerDefaults, Defaulted, DefaultedFrom, requests_above_limits};
+
+/// The policy tag of the apiserver's own validation of a defaulted Pod (a request above its limit).
+pub const APISERVER_POLICY: &str = "apiserver";
 
 /// Exit code: every object allowed.
 pub const EXIT_ALLOWED: u8 = 0;
@@ -33,12 +63,23 @@ pub enum Output {
 /// Flags of `mtp-webhook check`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// The rules: the platform's `mtp` profile, or a Pod Security Standards level.
-    #[arg(long, env = "MTP_CHECK_PROFILE", default_value = "mtp", value_parser = parse_profile)]
-    pub profile: Profile,
+    /// The rules without a tier: the platform's `mtp` profile (the default) or a Pod Security
+    /// Standards level. With --tier or --tenant only `mtp` is accepted: the tier adds its own level.
+    #[arg(long, env = "MTP_CHECK_PROFILE", value_parser = parse_profile)]
+    pub profile: Option<Profile>,
     /// Pod Security Standards version: `latest` or `v1.N` (as the enforce-version namespace label).
     #[arg(long, env = "MTP_CHECK_VERSION", default_value = "latest", value_parser = parse_version)]
     pub version: Version,
+    /// Check as a namespace of this tier (free, pro, enterprise) admits: the `mtp` profile plus the
+    /// tier's Pod Security level, with the tier's LimitRange defaults applied to bare Pods first.
+    #[arg(long, env = "MTP_CHECK_TIER", value_name = "TIER", value_parser = parse_tier)]
+    pub tier: Option<Tier>,
+    /// A Tenant manifest whose `spec.tier` gives the tier (must agree with --tier when both are given).
+    #[arg(long, env = "MTP_CHECK_TENANT", value_name = "FILE")]
+    pub tenant: Option<PathBuf>,
+    /// A tier catalogue file instead of the built-in tiers (as `mtp-controller --tiers`).
+    #[arg(long, env = "MTP_CHECK_TIERS", value_name = "FILE")]
+    pub tiers: Option<PathBuf>,
     /// Output format.
     #[arg(long, short = 'o', env = "MTP_CHECK_OUTPUT", value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -55,6 +96,355 @@ fn parse_profile(s: &str) -> Result<Profile, String> {
 fn parse_version(s: &str) -> Result<Version, String> {
     s.parse()
         .map_err(|e: mtp_policy::pod_security::Error| e.to_string())
+}
+
+fn parse_tier(s: &str) -> Result<Tier, String> {
+    s.parse().map_err(|_: mtp_core::Error| {
+        let known: Vec<&str> = Tier::ALL.iter().map(|t| t.as_str()).collect();
+        format!(
+            "unknown tier {s:?}: the known tiers are {}",
+            known.join(", ")
+        )
+    })
+}
+
+/// The tier-dependent steps `check` skips without `--tier` or `--tenant`, as `notApplied` names them.
+pub const NOT_APPLIED_WITHOUT_TIER: [&str; 2] = ["podSecurityLevel", "limitRangeDefaults"];
+
+/// The text line saying what was not applied without a tier.
+pub const NO_TIER_NOTE: &str = "note: no --tier or --tenant given: the tier's Pod Security level and LimitRange defaults were not applied";
+
+/// Why the flags cannot be turned into rules (exit code 2, before any input is read).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The `--tenant` file cannot be read.
+    #[error("--tenant {path}: cannot read: {source}")]
+    TenantIo {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The `--tenant` file is not exactly one valid Tenant.
+    #[error("--tenant {path}: {message}")]
+    NotATenant {
+        /// The file.
+        path: String,
+        /// What is wrong, with the document and field.
+        message: String,
+    },
+    /// `--tier` and the tier of the `--tenant` disagree.
+    #[error(
+        "--tier {tier} and --tenant {path} disagree: tenant {tenant:?} has spec.tier {tenant_tier}; give one of them, or make them agree"
+    )]
+    TierMismatch {
+        /// The `--tier` flag.
+        tier: Tier,
+        /// The `--tenant` file.
+        path: String,
+        /// The tenant's name.
+        tenant: String,
+        /// The tenant's tier.
+        tenant_tier: Tier,
+    },
+    /// `--tiers` without a tier to look up in it.
+    #[error(
+        "--tiers {path} needs --tier or --tenant: the catalogue only matters for the tier being checked"
+    )]
+    TiersWithoutTier {
+        /// The `--tiers` file.
+        path: String,
+    },
+    /// The `--tiers` file cannot be read or is invalid.
+    #[error("--tiers {path}: {source}")]
+    Catalogue {
+        /// The file.
+        path: String,
+        /// The cause, naming the field.
+        #[source]
+        source: mtp_core::Error,
+    },
+    /// `--profile` other than `mtp` together with a tier.
+    #[error(
+        "--profile {profile} cannot be combined with {tier_flag}: with a tier, check applies the mtp profile plus the tier's Pod Security level ({level}); drop --profile, or drop the tier to check one profile alone"
+    )]
+    ProfileWithTier {
+        /// The `--profile` flag.
+        profile: Profile,
+        /// `--tier pro` or `--tenant FILE`, as given.
+        tier_flag: String,
+        /// The tier's Pod Security level.
+        level: String,
+    },
+    /// The tier's namespace settings cannot be computed (the tenant's plan fails).
+    #[error("{tier_flag}: cannot compute the tier's namespace settings: {source}")]
+    Plan {
+        /// `--tier pro` or `--tenant FILE`, as given.
+        tier_flag: String,
+        /// The cause, naming the field.
+        #[source]
+        source: mtp_core::Error,
+    },
+    /// The plan's namespace label is not a level or version this crate knows.
+    #[error("{tier_flag}: the namespace label {label}={value:?} is not understood: {source}")]
+    Label {
+        /// `--tier pro` or `--tenant FILE`, as given.
+        tier_flag: String,
+        /// The label.
+        label: &'static str,
+        /// Its value.
+        value: String,
+        /// The cause.
+        #[source]
+        source: mtp_policy::pod_security::Error,
+    },
+}
+
+/// What a tier adds to the checks, as the tenant plan gives it (the `tier` field of the JSON report).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TierRules {
+    /// The tier.
+    pub name: Tier,
+    /// The tenant, with `--tenant`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The `--tiers` file, or `null` for the built-in catalogue.
+    pub catalogue: Option<String>,
+    /// The Pod Security Standards level the tier's namespaces enforce (`privileged`, `baseline`
+    /// or `restricted`), from their `pod-security.kubernetes.io/enforce` label.
+    pub pod_security: String,
+    /// Its version, from the `pod-security.kubernetes.io/enforce-version` label.
+    pub pod_security_version: String,
+    /// The container defaults of the tier's LimitRange, applied to bare Pods.
+    pub limit_range: ContainerDefaults,
+}
+
+/// The rules `check` applies, from its flags.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// Each policy with the tag of its violations (`None` for a single profile without a tier).
+    policies: Vec<(Policy, Option<&'static str>)>,
+    /// The profile named in the text summary without a tier.
+    profile: Profile,
+    /// The tier, with `--tier` or `--tenant`.
+    tier: Option<TierRules>,
+    /// The defaults for bare Pods, with a tier.
+    defaults: Option<ContainerDefaults>,
+}
+
+impl Rules {
+    /// One profile at one version, without a tier (what `check` did before tiers).
+    pub fn profile(policy: Policy) -> Self {
+        Rules {
+            policies: vec![(policy, None)],
+            profile: policy.profile,
+            tier: None,
+            defaults: None,
+        }
+    }
+
+    /// The rules for the flags: reads `--tenant` and `--tiers` and computes the tier's namespace
+    /// settings with the tenant plan.
+    pub fn from_args(args: &CheckArgs) -> Result<Self, SetupError> {
+        let tenant = match &args.tenant {
+            Some(path) => Some((path, read_tenant(path)?)),
+            None => None,
+        };
+        let (tier, tier_flag) = match (args.tier, &tenant) {
+            (Some(tier), Some((path, tenant))) if tier != tenant.spec.tier => {
+                return Err(SetupError::TierMismatch {
+                    tier,
+                    path: path.display().to_string(),
+                    tenant: tenant.metadata.name.clone().unwrap_or_default(),
+                    tenant_tier: tenant.spec.tier,
+                });
+            }
+            (Some(tier), _) => (tier, format!("--tier {tier}")),
+            (None, Some((path, tenant))) => {
+                (tenant.spec.tier, format!("--tenant {}", path.display()))
+            }
+            (None, None) => {
+                if let Some(path) = &args.tiers {
+                    return Err(SetupError::TiersWithoutTier {
+                        path: path.display().to_string(),
+                    });
+                }
+                let profile = args.profile.unwrap_or_default();
+                return Ok(Rules::profile(
+                    Policy::new(profile).with_version(args.version),
+                ));
+            }
+        };
+        let catalogue = match &args.tiers {
+            Some(path) => {
+                TierCatalogue::from_file(path).map_err(|source| SetupError::Catalogue {
+                    path: path.display().to_string(),
+                    source,
+                })?
+            }
+            None => TierCatalogue::default(),
+        };
+        let settings = PlatformSettings {
+            pod_security_version: args.version.to_string(),
+            ..PlatformSettings::default()
+        };
+        let tenant_name = tenant.as_ref().and_then(|(_, t)| t.metadata.name.clone());
+        let planned = match tenant {
+            Some((_, mut tenant)) => {
+                if tenant.metadata.uid.is_none() {
+                    // Owner references need a uid; the cluster assigns the real one.
+                    tenant.metadata.uid = Some(PLACEHOLDER_UID.to_owned());
+                }
+                tenant
+            }
+            None => tier_probe(tier),
+        };
+        let plan_err = |source| SetupError::Plan {
+            tier_flag: tier_flag.clone(),
+            source,
+        };
+        let plan = mtp_core::plan(&planned, &catalogue, &settings).map_err(plan_err)?;
+        let labels = plan
+            .namespaces
+            .first()
+            .and_then(|ns| ns.metadata.labels.clone())
+            .unwrap_or_default();
+        let label = |name: &'static str| labels.get(name).cloned().unwrap_or_default();
+        let (level, version) = (label(PSA_ENFORCE), label(PSA_ENFORCE_VERSION));
+        let label_err = |label: &'static str, value: &str| {
+            let tier_flag = tier_flag.clone();
+            let value = value.to_owned();
+            move |source| SetupError::Label {
+                tier_flag,
+                label,
+                value,
+                source,
+            }
+        };
+        let pss = match level.as_str() {
+            "privileged" => None,
+            other => Some(
+                other
+                    .parse::<Profile>()
+                    .map_err(label_err(PSA_ENFORCE, other))?,
+            ),
+        };
+        let pss_version: Version = version
+            .parse()
+            .map_err(label_err(PSA_ENFORCE_VERSION, &version))?;
+        if let Some(profile) = args.profile.filter(|p| *p != Profile::Mtp) {
+            return Err(SetupError::ProfileWithTier {
+                profile,
+                tier_flag,
+                level,
+            });
+        }
+        let defaults = plan
+            .limit_ranges
+            .first()
+            .map(ContainerDefaults::from_limit_range)
+            .unwrap_or_default();
+        let mut policies = vec![(Policy::new(Profile::Mtp), Some(Profile::Mtp.as_str()))];
+        if let Some(pss) = pss {
+            policies.push((
+                Policy::new(pss).with_version(pss_version),
+                Some(pss.as_str()),
+            ));
+        }
+        Ok(Rules {
+            policies,
+            profile: Profile::Mtp,
+            tier: Some(TierRules {
+                name: tier,
+                tenant: tenant_name,
+                catalogue: args.tiers.as_ref().map(|p| p.display().to_string()),
+                pod_security: level,
+                pod_security_version: version,
+                limit_range: defaults.clone(),
+            }),
+            defaults: Some(defaults),
+        })
+    }
+
+    /// The tier, when one was given.
+    pub fn tier(&self) -> Option<&TierRules> {
+        self.tier.as_ref()
+    }
+}
+
+/// A tenant of `tier` with nothing else, to compute the namespace settings every tenant of the
+/// tier gets from the plan.
+fn tier_probe(tier: Tier) -> Tenant {
+    let mut tenant = Tenant::new(
+        "check",
+        TenantSpec {
+            display_name: "check".to_owned(),
+            tier,
+            owner_email: "check@mtp.invalid".to_owned(),
+            admins: Vec::new(),
+            operators: Vec::new(),
+            viewers: Vec::new(),
+            egress: None,
+            namespaces: Vec::new(),
+            quota: None,
+        },
+    );
+    tenant.metadata.uid = Some(PLACEHOLDER_UID.to_owned());
+    tenant
+}
+
+/// Reads the one Tenant of a `--tenant` file (YAML or JSON; empty documents are skipped).
+fn read_tenant(path: &Path) -> Result<Tenant, SetupError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| SetupError::TenantIo {
+        path: shown.clone(),
+        source,
+    })?;
+    let not_a_tenant = |message: String| SetupError::NotATenant {
+        path: shown.clone(),
+        message,
+    };
+    let mut tenants = Vec::new();
+    for (i, doc) in serde_yaml::Deserializer::from_str(&text).enumerate() {
+        let value = serde_yaml::Value::deserialize(doc)
+            .map_err(|e| not_a_tenant(format!("document {i}: invalid YAML: {e}")))?;
+        if value.is_null() {
+            continue;
+        }
+        let field = |name: &str| value.get(name).and_then(serde_yaml::Value::as_str);
+        let (api_version, kind) = (field("apiVersion"), field("kind"));
+        if api_version != Some("mtp.dev/v1alpha1") || kind != Some("Tenant") {
+            return Err(not_a_tenant(format!(
+                "document {i}: not a Tenant: expected apiVersion mtp.dev/v1alpha1 and kind Tenant, found {} {}",
+                api_version.unwrap_or("<no apiVersion>"),
+                kind.unwrap_or("<no kind>")
+            )));
+        }
+        let tenant: Tenant = serde_path_to_error::deserialize(value)
+            .map_err(|e| not_a_tenant(format!("document {i}: {}: {}", e.path(), e.inner())))?;
+        tenants.push(tenant);
+    }
+    match tenants.len() {
+        1 => Ok(tenants.remove(0)),
+        0 => Err(not_a_tenant("not a Tenant: the file is empty".to_owned())),
+        n => Err(not_a_tenant(format!(
+            "holds {n} Tenants: give a file with one"
+        ))),
+    }
+}
+
+/// A violation, tagged with the policy it comes from when several policies were applied.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    /// `mtp`, `baseline`, `restricted`, or `apiserver` for a defaulted Pod the apiserver's
+    /// validation refuses; present with `--tier` or `--tenant` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<&'static str>,
+    /// The violation (its fields are inlined in JSON).
+    #[serde(flatten)]
+    pub violation: Violation,
 }
 
 /// The result for one object.
@@ -78,7 +468,10 @@ pub struct ObjectResult {
     /// No violations.
     pub allowed: bool,
     /// Every violation.
-    pub violations: Vec<Violation>,
+    pub violations: Vec<Finding>,
+    /// The fields the apiserver would fill in before the checks (bare Pods with a tier only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub defaulted: Vec<Defaulted>,
 }
 
 /// An input that could not be read or parsed.
@@ -111,9 +504,14 @@ impl std::fmt::Display for InputError {
 
 /// Everything `check` found.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     /// True when every object is allowed and every input was read.
     pub allowed: bool,
+    /// The tier checked at, `null` without `--tier` or `--tenant`.
+    pub tier: Option<TierRules>,
+    /// The tier-dependent steps not applied ([`NOT_APPLIED_WITHOUT_TIER`] without a tier, else empty).
+    pub not_applied: Vec<&'static str>,
     /// One result per object.
     pub results: Vec<ObjectResult>,
     /// Inputs that could not be read or parsed.
@@ -142,8 +540,22 @@ pub fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> io::Result<u8> {
-    let policy = Policy::new(args.profile).with_version(args.version);
-    let mut report = Report::default();
+    let rules = match Rules::from_args(args) {
+        Ok(rules) => rules,
+        Err(e) => {
+            writeln!(stderr, "error: {e}")?;
+            return Ok(EXIT_INPUT_ERROR);
+        }
+    };
+    let mut report = Report {
+        tier: rules.tier.clone(),
+        not_applied: if rules.tier.is_some() {
+            Vec::new()
+        } else {
+            NOT_APPLIED_WITHOUT_TIER.to_vec()
+        },
+        ..Report::default()
+    };
     let mut stdin_text: Option<Result<String, String>> = None;
     for path in &args.paths {
         let text = if path == "-" {
@@ -154,7 +566,7 @@ pub fn run(
                 .and_then(|mut f| read_text(&mut f))
         };
         match text {
-            Ok(text) => check_text(&policy, path, &text, &mut report),
+            Ok(text) => check_text(&rules, path, &text, &mut report),
             Err(message) => report.errors.push(InputError {
                 source: path.clone(),
                 line: None,
@@ -172,7 +584,7 @@ pub fn run(
             serde_json::to_writer_pretty(&mut *stdout, &report).map_err(io::Error::other)?;
             writeln!(stdout)?;
         }
-        Output::Text => stdout.write_all(render_text(&report, args.profile).as_bytes())?,
+        Output::Text => stdout.write_all(render_text(&report, &rules).as_bytes())?,
     }
     Ok(report.exit_code())
 }
@@ -206,7 +618,7 @@ struct Document {
 type ParseError = (Option<usize>, Option<usize>, String);
 
 /// Parses and checks one source's text, appending results and errors to `report`.
-pub fn check_text(policy: &Policy, source: &str, text: &str, report: &mut Report) {
+pub fn check_text(rules: &Rules, source: &str, text: &str, report: &mut Report) {
     let (documents, errors) = parse_documents(text);
     let had_errors = !errors.is_empty();
     for (line, index, message) in errors {
@@ -245,7 +657,7 @@ pub fn check_text(policy: &Policy, source: &str, text: &str, report: &mut Report
         match map.get("items") {
             Some(Value::Array(items)) if kind.ends_with("List") => {
                 for (i, item) in items.iter().enumerate() {
-                    match evaluate_value(policy, item) {
+                    match evaluate_value(rules, item, rules.defaults.as_ref()) {
                         Ok(result) => {
                             report
                                 .results
@@ -255,7 +667,7 @@ pub fn check_text(policy: &Policy, source: &str, text: &str, report: &mut Report
                     }
                 }
             }
-            _ => match evaluate_value(policy, &doc.value) {
+            _ => match evaluate_value(rules, &doc.value, rules.defaults.as_ref()) {
                 Ok(result) => report.results.push(result.into_result(source, index, None)),
                 Err(message) => report.errors.push(error(message)),
             },
@@ -376,7 +788,9 @@ struct Evaluated {
     kind: Option<String>,
     namespace: Option<String>,
     name: Option<String>,
-    evaluation: Evaluation,
+    applicable: bool,
+    violations: Vec<Finding>,
+    defaulted: Vec<Defaulted>,
 }
 
 impl Evaluated {
@@ -388,9 +802,10 @@ impl Evaluated {
             kind: self.kind,
             namespace: self.namespace,
             name: self.name,
-            applicable: self.evaluation.applicable,
-            allowed: self.evaluation.allowed(),
-            violations: self.evaluation.violations,
+            applicable: self.applicable,
+            allowed: self.violations.is_empty(),
+            violations: self.violations,
+            defaulted: self.defaulted,
         }
     }
 }
@@ -421,7 +836,13 @@ fn str_at(value: &Value, pointer: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn evaluate_value(policy: &Policy, value: &Value) -> Result<Evaluated, String> {
+/// Evaluates one object; `defaults` are applied first when it is a bare Pod (`None` inside an
+/// AdmissionReview: the apiserver ran the mutating phase before sending it).
+fn evaluate_value(
+    rules: &Rules,
+    value: &Value,
+    defaults: Option<&ContainerDefaults>,
+) -> Result<Evaluated, String> {
     if value.get("kind").and_then(Value::as_str) == Some("AdmissionReview") {
         let api_version = value
             .get("apiVersion")
@@ -441,11 +862,13 @@ fn evaluate_value(policy: &Policy, value: &Value) -> Result<Evaluated, String> {
                 kind: request.kind.and_then(|k| k.kind),
                 namespace: request.namespace,
                 name: request.name,
-                evaluation: Evaluation::not_applicable(),
+                applicable: false,
+                violations: Vec::new(),
+                defaulted: Vec::new(),
             });
         };
         let mut evaluated =
-            evaluate_value(policy, &object).map_err(|e| format!("request.object: {e}"))?;
+            evaluate_value(rules, &object, None).map_err(|e| format!("request.object: {e}"))?;
         evaluated.namespace = evaluated.namespace.or(request.namespace);
         evaluated.name = evaluated.name.or(request.name);
         return Ok(evaluated);
@@ -458,21 +881,60 @@ fn evaluate_value(policy: &Policy, value: &Value) -> Result<Evaluated, String> {
         (Some(kind), None, Some(n)) => format!("{kind} {n}: {message}"),
         _ => message,
     };
+    let is_bare_pod = PodCarrier::of(
+        value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        kind.as_deref().unwrap_or_default(),
+    ) == Some(PodCarrier::Pod);
+    // A bare Pod being created goes through what the apiserver does before the validating
+    // admission plugins: defaulting, then the validation of its resources.
+    let defaulted_pod;
+    let (value, defaulted, invalid) = match defaults {
+        Some(defaults) if is_bare_pod => {
+            let mut pod = value.clone();
+            let defaulted = defaults.apply_to_pod(&mut pod);
+            let invalid = requests_above_limits(&pod, &defaulted);
+            defaulted_pod = pod;
+            (&defaulted_pod, defaulted, invalid)
+        }
+        _ => (value, Vec::new(), Vec::new()),
+    };
     let object: Object<'_> =
         serde_path_to_error::deserialize(value).map_err(|e| describe(e.to_string()))?;
-    let evaluation = policy
-        .evaluate(&object)
-        .map_err(|e| describe(e.to_string()))?;
+    let mut applicable = false;
+    let mut violations: Vec<Finding> = invalid
+        .into_iter()
+        .map(|violation| Finding {
+            policy: Some(APISERVER_POLICY),
+            violation,
+        })
+        .collect();
+    for (policy, tag) in &rules.policies {
+        let evaluation = policy
+            .evaluate(&object)
+            .map_err(|e| describe(e.to_string()))?;
+        applicable |= evaluation.applicable;
+        violations.extend(evaluation.violations.into_iter().map(|violation| Finding {
+            policy: *tag,
+            violation,
+        }));
+    }
     Ok(Evaluated {
         kind,
         namespace,
         name,
-        evaluation,
+        applicable,
+        violations,
+        defaulted,
     })
 }
 
-/// The text report: one line per object, violations indented under it, then a summary.
-pub fn render_text(report: &Report, profile: Profile) -> String {
+/// The text report: one line per object, the fields the apiserver would default and the
+/// violations indented under it, then a summary (and, without a tier, a note saying what was not
+/// applied).
+pub fn render_text(report: &Report, rules: &Rules) -> String {
     let mut out = String::new();
     for r in &report.results {
         let _ = write!(out, "{}", r.source);
@@ -501,18 +963,48 @@ pub fn render_text(report: &Report, profile: Profile) -> String {
                 ": denied, {n} violation{}",
                 if n == 1 { "" } else { "s" }
             );
-            for v in &r.violations {
-                let _ = writeln!(out, "    {} [{}]", v.message, v.check);
-                let _ = writeln!(out, "        at {}", v.path);
+        }
+        render_defaulted(&mut out, &r.defaulted);
+        for f in &r.violations {
+            let v = &f.violation;
+            match f.policy {
+                Some(policy) => {
+                    let _ = writeln!(out, "    {} [{policy}:{}]", v.message, v.check);
+                }
+                None => {
+                    let _ = writeln!(out, "    {} [{}]", v.message, v.check);
+                }
             }
+            let _ = writeln!(out, "        at {}", v.path);
         }
     }
     let denied = report.results.iter().filter(|r| !r.allowed).count();
     let skipped = report.results.iter().filter(|r| !r.applicable).count();
     let allowed = report.results.len() - denied - skipped;
+    let against = match &rules.tier {
+        None => format!("the {} profile", rules.profile),
+        Some(tier) => {
+            let mut s = format!("tier {}", tier.name);
+            if let Some(tenant) = &tier.tenant {
+                let _ = write!(s, " of tenant {tenant}");
+            }
+            let _ = write!(
+                s,
+                " (the mtp profile and Pod Security {}",
+                tier.pod_security
+            );
+            if tier.pod_security == "privileged" {
+                s.push_str(", which checks nothing");
+            } else {
+                let _ = write!(s, " {}", tier.pod_security_version);
+            }
+            s.push_str(", after the LimitRange defaults on bare pods)");
+            s
+        }
+    };
     let _ = write!(
         out,
-        "{} object{} checked against the {profile} profile: {allowed} allowed, {denied} denied, {skipped} not applicable",
+        "{} object{} checked against {against}: {allowed} allowed, {denied} denied, {skipped} not applicable",
         report.results.len(),
         if report.results.len() == 1 { "" } else { "s" },
     );
@@ -525,7 +1017,41 @@ pub fn render_text(report: &Report, profile: Profile) -> String {
         );
     }
     out.push('\n');
+    if rules.tier.is_none() {
+        out.push_str(NO_TIER_NOTE);
+        out.push('\n');
+    }
     out
+}
+
+/// One line per container the apiserver would default, e.g.
+/// `    defaulted spec.containers[0].resources: limits.cpu=1, requests.cpu=250m`.
+fn render_defaulted(out: &mut String, defaulted: &[Defaulted]) {
+    let mut by_container: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    let mut order = Vec::new();
+    for d in defaulted {
+        let (container, field) = d
+            .path
+            .split_once(".resources.")
+            .unwrap_or((d.path.as_str(), ""));
+        let entry = by_container.entry(container).or_insert_with(|| {
+            order.push(container);
+            Vec::new()
+        });
+        entry.push(match d.from {
+            DefaultedFrom::LimitRange => format!("{field}={}", d.value),
+            DefaultedFrom::Limits => format!("{field}={} (from its limit)", d.value),
+        });
+    }
+    for container in order {
+        if let Some(fields) = by_container.get(container) {
+            let _ = writeln!(
+                out,
+                "    defaulted {container}.resources: {}",
+                fields.join(", ")
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -535,8 +1061,80 @@ mod tests {
 
     fn check(text: &str) -> Report {
         let mut report = Report::default();
-        check_text(&Policy::new(Profile::Mtp), "in.yaml", text, &mut report);
+        check_text(
+            &Rules::profile(Policy::new(Profile::Mtp)),
+            "in.yaml",
+            text,
+            &mut report,
+        );
         report
+    }
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: CheckArgs,
+    }
+
+    fn rules(flags: &[&str]) -> Result<Rules, SetupError> {
+        use clap::Parser as _;
+        let argv = ["check"].iter().chain(flags).chain(&["in.yaml"]);
+        Rules::from_args(&Cli::try_parse_from(argv).unwrap().args)
+    }
+
+    #[test]
+    fn a_tier_adds_its_level_and_its_limit_range() {
+        let plain = rules(&["--profile", "baseline"]).unwrap();
+        assert_eq!(plain.policies, [(Policy::new(Profile::Baseline), None)]);
+        assert!(plain.tier().is_none() && plain.defaults.is_none());
+
+        let pro = rules(&["--tier", "pro", "--version", "v1.30"]).unwrap();
+        assert_eq!(
+            pro.policies,
+            [
+                (Policy::new(Profile::Mtp), Some("mtp")),
+                (
+                    Policy::new(Profile::Restricted).with_version(Version::V1(30)),
+                    Some("restricted")
+                ),
+            ]
+        );
+        let tier = pro.tier().unwrap();
+        assert_eq!(
+            (
+                tier.name,
+                tier.pod_security.as_str(),
+                tier.pod_security_version.as_str()
+            ),
+            (Tier::Pro, "restricted", "v1.30")
+        );
+        let catalogue = TierCatalogue::default();
+        assert_eq!(
+            tier.limit_range.default["memory"],
+            catalogue.pro.limit_range.default_memory
+        );
+        assert_eq!(
+            tier.limit_range.default_request["cpu"],
+            catalogue.pro.limit_range.default_request_cpu
+        );
+        assert_eq!(pro.defaults.as_ref(), Some(&tier.limit_range));
+
+        let err = rules(&["--tier", "pro", "--profile", "restricted"]).unwrap_err();
+        assert!(matches!(err, SetupError::ProfileWithTier { .. }), "{err}");
+    }
+
+    #[test]
+    fn list_items_are_defaulted_like_bare_pods() {
+        let pro = rules(&["--tier", "enterprise"]).unwrap();
+        let list = "apiVersion: v1\nkind: PodList\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  spec:\n    containers:\n    - name: c\n      image: c\n      securityContext: {runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false}\n";
+        let mut report = Report::default();
+        check_text(&pro, "in.yaml", list, &mut report);
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let result = &report.results[0];
+        assert_eq!(result.item, Some(0));
+        assert!(result.allowed, "{:?}", result.violations);
+        assert_eq!(result.defaulted.len(), 4, "{:?}", result.defaulted);
+        assert_eq!(result.defaulted[1].value, "2Gi");
     }
 
     #[test]

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use mtp_core::{Tier, TierCatalogue};
 use mtp_policy::admission::hooks::NamespaceCache;
-use mtp_policy::admission::{Registry, Target};
+use mtp_policy::admission::{Registry, Target, WebhookDoc, WebhookKind};
 
 use super::serve::registry;
 
@@ -114,7 +116,9 @@ pub fn docs_markdown(platform_namespace: &str) -> anyhow::Result<String> {
          webhook configurations. Do not edit by hand; regenerate with\n\n```sh\ncargo run -q -p \
          mtp-bins --bin mtp-webhook -- docs --format markdown > docs/policies.md\n```\n"
     );
-    for doc in registry.docs() {
+    let docs = registry.docs();
+    out.push_str(&admission_order(&docs));
+    for doc in docs {
         let _ = writeln!(out, "## `{}`\n", doc.name);
         let _ = writeln!(
             out,
@@ -166,6 +170,118 @@ pub fn docs_markdown(platform_namespace: &str) -> anyhow::Result<String> {
     Ok(out.trim_end().to_owned())
 }
 
+/// The section "The order a pod meets the checks in a cluster": the apiserver's admission chain
+/// with mtp's pod hooks in their place, and how `mtp-webhook check --tier` mirrors it.
+fn admission_order(docs: &[WebhookDoc]) -> String {
+    let hooks = |kind: WebhookKind| {
+        let names: Vec<String> = docs
+            .iter()
+            .filter(|d| {
+                d.kind == kind
+                    && matches_pods(d)
+                    && selects_tenant_namespaces(d.namespace_selector.as_ref())
+            })
+            .map(|d| format!("`{}`", d.name))
+            .collect();
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    let catalogue = TierCatalogue::default();
+    let levels: Vec<String> = Tier::ALL
+        .iter()
+        .map(|t| format!("`{}` for {t}", catalogue.get(*t).pod_security.as_str()))
+        .collect();
+    format!(
+        "## The order a pod meets the checks in a cluster\n\n\
+         A pod created in a tenant namespace goes through the apiserver's admission chain in this \
+         order, and the first refusal ends it:\n\n\
+         1. **Mutating admission.** First the built-in `LimitRanger` plugin: the containers and init \
+         containers of a Pod being created get the values of the namespace's `tenant-defaults` \
+         LimitRange where they set none, `default` as `resources.limits` and `defaultRequest` as \
+         `resources.requests` (a limit given without a request has already become the request when \
+         the apiserver decoded the Pod). It leaves pod templates alone: a Deployment is stored as \
+         written and its pods are defaulted when they are created. Then mtp's mutating webhooks \
+         for pods: {mutating}.\n\
+         2. **Validation of the object**, for example that no request is above its limit (a \
+         defaulted limit can make it so).\n\
+         3. **Validating admission.** First the built-in Pod Security admission, at the level of the \
+         namespace's `pod-security.kubernetes.io/enforce` label and the version of its \
+         `enforce-version` label; the tenant's tier sets both (the tier's `podSecurity`; the \
+         built-in tiers enforce {levels}). It refuses Pods; for workloads it only warns, and their \
+         pods are refused when they are created. Then mtp's validating webhooks for pods: \
+         {validating}. Last the built-in `ResourceQuota` plugin charges the pod's requests and \
+         limits to the namespace's `tenant-quota` and refuses the pod when the quota is used up (it \
+         runs after the webhooks, so that only admitted objects are charged).\n\n\
+         `mtp-webhook check --tier TIER` (or `--tenant TENANT.yaml`, whose `spec.tier` gives the \
+         tier; `--tiers FILE` for the catalogue `mtp-controller --tiers` reads) follows the same \
+         order offline: bare Pods first get the resources the apiserver fills in (requests from \
+         limits, then the tier's LimitRange defaults); workloads are checked as written, and so \
+         are the objects of AdmissionReviews, which the apiserver sends after the mutating phase. \
+         Then every object must pass both the tier's Pod Security level and the `mtp` profile of \
+         `pod-security.mtp.dev`; each violation names its policy (`[restricted:runAsNonRoot]`, \
+         `[mtp:limits]`, a `policy` field in JSON). A workload that breaks the tier's level is \
+         reported as denied, since none of its pods would be admitted. Of the validation of the \
+         object (step 2) it repeats the part defaulting can break: a bare Pod's request above its \
+         limit is reported as `[apiserver:requestWithinLimit]`. Offline it cannot know the \
+         namespace's quota usage, nor what webhooks other than mtp's decide. Without a tier, \
+         `check` applies one profile (`--profile`, `mtp` by default) and says that the tier's Pod \
+         Security level and LimitRange defaults were not applied.\n\n",
+        mutating = hooks(WebhookKind::Mutating),
+        validating = hooks(WebhookKind::Validating),
+        levels = join_and(&levels),
+    )
+}
+
+/// Whether a hook's rules select core-group pods.
+fn matches_pods(doc: &WebhookDoc) -> bool {
+    doc.rules.iter().any(|rule| {
+        rule.api_groups.iter().any(|g| g.is_empty() || g == "*")
+            && rule.resources.iter().any(|r| r == "pods" || r == "*")
+    })
+}
+
+/// Whether a hook's namespace selector selects a tenant's namespace (labelled `mtp.dev/tenant`).
+fn selects_tenant_namespaces(selector: Option<&LabelSelector>) -> bool {
+    let Some(selector) = selector else {
+        return true;
+    };
+    let labels = [
+        (mtp_core::plan::TENANT_LABEL, "acme"),
+        ("kubernetes.io/metadata.name", "tenant-acme"),
+    ];
+    let value = |key: &str| labels.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+    let labels_match = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| value(k) == Some(v.as_str()));
+    let expressions_match = selector.match_expressions.iter().flatten().all(|e| {
+        let values = e.values.as_deref().unwrap_or_default();
+        let current = value(&e.key);
+        let listed = current.is_some_and(|v| values.iter().any(|x| x == v));
+        match e.operator.as_str() {
+            "In" => listed,
+            "NotIn" => !listed,
+            "Exists" => current.is_some(),
+            "DoesNotExist" => current.is_none(),
+            _ => false,
+        }
+    });
+    labels_match && expressions_match
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
 /// An enum's name on the wire (`Fail`, `Validating`...), as the JSON docs spell it.
 fn wire_name<T: serde::Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -199,5 +315,74 @@ fn selector(
         "all".to_owned()
     } else {
         parts.join(" and ")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    fn expression(key: &str, operator: &str, values: &[&str]) -> LabelSelectorRequirement {
+        LabelSelectorRequirement {
+            key: key.to_owned(),
+            operator: operator.to_owned(),
+            values: Some(values.iter().map(|v| v.to_string()).collect()),
+        }
+    }
+
+    fn selector(expressions: Vec<LabelSelectorRequirement>) -> LabelSelector {
+        LabelSelector {
+            match_expressions: Some(expressions),
+            match_labels: None,
+        }
+    }
+
+    #[test]
+    fn the_order_section_lists_the_hooks_a_tenant_pod_meets() {
+        let name = "kubernetes.io/metadata.name";
+        assert!(selects_tenant_namespaces(None));
+        let tenant = selector(vec![
+            expression(mtp_core::plan::TENANT_LABEL, "Exists", &[]),
+            expression(name, "NotIn", &["kube-system", "mtp-system"]),
+        ]);
+        assert!(selects_tenant_namespaces(Some(&tenant)));
+        let protected = selector(vec![expression(name, "In", &["kube-system", "mtp-system"])]);
+        assert!(!selects_tenant_namespaces(Some(&protected)));
+        let untenanted = selector(vec![expression(
+            mtp_core::plan::TENANT_LABEL,
+            "DoesNotExist",
+            &[],
+        )]);
+        assert!(!selects_tenant_namespaces(Some(&untenanted)));
+        let other_tenant = LabelSelector {
+            match_labels: Some(
+                [(mtp_core::plan::TENANT_LABEL.to_owned(), "other".to_owned())].into(),
+            ),
+            match_expressions: None,
+        };
+        assert!(!selects_tenant_namespaces(Some(&other_tenant)));
+
+        let docs = described_registry("mtp-system").unwrap().docs();
+        let section = admission_order(&docs);
+        let (mutating, validating) = section.split_once("**Validating admission.**").unwrap();
+        for doc in &docs {
+            let listed = format!("`{}`", doc.name);
+            let meets =
+                matches_pods(doc) && selects_tenant_namespaces(doc.namespace_selector.as_ref());
+            let phase = if doc.kind == WebhookKind::Mutating {
+                mutating
+            } else {
+                validating
+            };
+            assert_eq!(
+                phase.contains(&listed),
+                meets,
+                "{} in:\n{section}",
+                doc.name
+            );
+        }
+        assert!(section.contains("`restricted` for pro"), "{section}");
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod check;
+pub mod limit_ranger;
 pub mod manage;
 pub mod manifests;
 pub mod metrics;
