@@ -55,7 +55,11 @@ fn ns_request(operation: mtp_policy::admission::Operation) -> Attributes {
     Attributes::new(operation, "", "v1", "namespaces")
 }
 
-fn in_tenant(operation: mtp_policy::admission::Operation, group: &str, resource: &str) -> Attributes {
+fn in_tenant(
+    operation: mtp_policy::admission::Operation,
+    group: &str,
+    resource: &str,
+) -> Attributes {
     let version = if group == "mtp.dev" { "v1alpha1" } else { "v1" };
     Attributes::new(operation, group, version, resource).in_namespace("tenant-acme", tenant_ns())
 }
@@ -75,7 +79,12 @@ struct Case {
     refused: bool,
 }
 
-fn case(what: impl Into<String>, request: Attributes, hooks: &'static [&'static str], refused: bool) -> Case {
+fn case(
+    what: impl Into<String>,
+    request: Attributes,
+    hooks: &'static [&'static str],
+    refused: bool,
+) -> Case {
     Case {
         what: what.into(),
         row: None,
@@ -89,7 +98,12 @@ fn cases() -> Vec<Case> {
     let plain = || namespace("team-probe", &[]);
     let mut cases = vec![
         // Namespaces.
-        case("create namespace `team-probe` without the tenant label", ns_request(Create).with_new(plain()), &[], false),
+        case(
+            "create namespace `team-probe` without the tenant label",
+            ns_request(Create).with_new(plain()),
+            &[],
+            false,
+        ),
         case(
             "create namespace `team-probe` with `mtp.dev/tenant` (a spoofed tenant)",
             ns_request(Create).with_new(namespace("team-probe", &[("mtp.dev/tenant", "acme")])),
@@ -98,13 +112,17 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "label namespace `team-probe` (no tenant label before or after)",
-            ns_request(Update).with_old(plain()).with_new(namespace("team-probe", &[("team", "probe")])),
+            ns_request(Update)
+                .with_old(plain())
+                .with_new(namespace("team-probe", &[("team", "probe")])),
             &[],
             false,
         ),
         case(
             "add `mtp.dev/tenant` to namespace `team-probe`",
-            ns_request(Update).with_old(plain()).with_new(namespace("team-probe", &[("mtp.dev/tenant", "acme")])),
+            ns_request(Update)
+                .with_old(plain())
+                .with_new(namespace("team-probe", &[("mtp.dev/tenant", "acme")])),
             &["namespace-labels (Fail)"],
             true,
         ),
@@ -120,15 +138,30 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "remove `mtp.dev/tenant` from `tenant-acme`",
-            ns_request(Update).with_old(tenant_ns()).with_new(namespace("tenant-acme", &[])),
+            ns_request(Update)
+                .with_old(tenant_ns())
+                .with_new(namespace("tenant-acme", &[])),
             &["namespace-labels (Fail)"],
             true,
         ),
-        case("delete namespace `team-probe`", ns_request(Delete).with_old(plain()), &[], false),
-        case("delete tenant namespace `tenant-acme`", ns_request(Delete).with_old(tenant_ns()), &[], false),
+        case(
+            "delete namespace `team-probe`",
+            ns_request(Delete).with_old(plain()),
+            &[],
+            false,
+        ),
+        case(
+            "delete tenant namespace `tenant-acme`",
+            ns_request(Delete).with_old(tenant_ns()),
+            &[],
+            false,
+        ),
         case(
             "the namespace controller finalizes `tenant-acme` (`namespaces/finalize`)",
-            ns_request(Update).on_subresource("finalize").with_old(tenant_ns()).with_new(tenant_ns()),
+            ns_request(Update)
+                .on_subresource("finalize")
+                .with_old(tenant_ns())
+                .with_new(tenant_ns()),
             &[],
             false,
         ),
@@ -147,14 +180,24 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "add an ephemeral container to a pod in `tenant-acme`",
-            in_tenant(Update, "", "pods").on_subresource("ephemeralcontainers").with_old(labels(&[])).with_new(labels(&[])),
+            in_tenant(Update, "", "pods")
+                .on_subresource("ephemeralcontainers")
+                .with_old(labels(&[]))
+                .with_new(labels(&[])),
             &["pod-security (Fail)"],
             true,
         ),
-        case("delete a pod in `tenant-acme`", in_tenant(Delete, "", "pods").with_old(labels(&[])), &[], false),
+        case(
+            "delete a pod in `tenant-acme`",
+            in_tenant(Delete, "", "pods").with_old(labels(&[])),
+            &[],
+            false,
+        ),
         case(
             "create a pod in namespace `team-probe` (no tenant label)",
-            Attributes::new(Create, "", "v1", "pods").in_namespace("team-probe", plain()).with_new(labels(&[])),
+            Attributes::new(Create, "", "v1", "pods")
+                .in_namespace("team-probe", plain())
+                .with_new(labels(&[])),
             &[],
             false,
         ),
@@ -167,7 +210,9 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "a tenant admin edits NetworkPolicy `tenant-isolation`",
-            in_tenant(Update, "networking.k8s.io", "networkpolicies").with_old(managed()).with_new(managed()),
+            in_tenant(Update, "networking.k8s.io", "networkpolicies")
+                .with_old(managed())
+                .with_new(managed()),
             &["managed-objects (Fail)"],
             true,
         ),
@@ -179,13 +224,18 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "a tenant admin edits ResourceQuota `tenant-quota` or LimitRange `tenant-defaults`",
-            in_tenant(Update, "", "resourcequotas").with_old(managed()).with_new(managed()),
+            in_tenant(Update, "", "resourcequotas")
+                .with_old(managed())
+                .with_new(managed()),
             &["managed-objects (Fail)"],
             true,
         ),
         case(
             "the quota controller updates `tenant-quota`'s status (`resourcequotas/status`)",
-            in_tenant(Update, "", "resourcequotas").on_subresource("status").with_old(managed()).with_new(managed()),
+            in_tenant(Update, "", "resourcequotas")
+                .on_subresource("status")
+                .with_old(managed())
+                .with_new(managed()),
             &[],
             false,
         ),
@@ -203,13 +253,15 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "a tenant creates its own NetworkPolicy",
-            in_tenant(Create, "networking.k8s.io", "networkpolicies").with_new(labels(&[("app", "web")])),
+            in_tenant(Create, "networking.k8s.io", "networkpolicies")
+                .with_new(labels(&[("app", "web")])),
             &[],
             false,
         ),
         case(
             "a tenant edits or deletes its own (unlabelled) NetworkPolicy or RoleBinding",
-            in_tenant(Delete, "networking.k8s.io", "networkpolicies").with_old(labels(&[("app", "web")])),
+            in_tenant(Delete, "networking.k8s.io", "networkpolicies")
+                .with_old(labels(&[("app", "web")])),
             &[],
             false,
         ),
@@ -232,7 +284,9 @@ fn cases() -> Vec<Case> {
         // Tenants.
         case(
             "edit the spec of a store-owned Tenant",
-            tenant(Update).with_old(labels(&[("app.kubernetes.io/managed-by", "mtp")])).with_new(labels(&[("app.kubernetes.io/managed-by", "mtp")])),
+            tenant(Update)
+                .with_old(labels(&[("app.kubernetes.io/managed-by", "mtp")]))
+                .with_new(labels(&[("app.kubernetes.io/managed-by", "mtp")])),
             &["tenant-ownership (Ignore)"],
             false,
         ),
@@ -244,7 +298,10 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "the controller writes a Tenant's status (`tenants/status`)",
-            tenant(Update).on_subresource("status").with_old(labels(&[("app.kubernetes.io/managed-by", "mtp")])).with_new(labels(&[("app.kubernetes.io/managed-by", "mtp")])),
+            tenant(Update)
+                .on_subresource("status")
+                .with_old(labels(&[("app.kubernetes.io/managed-by", "mtp")]))
+                .with_new(labels(&[("app.kubernetes.io/managed-by", "mtp")])),
             &[],
             false,
         ),
@@ -257,7 +314,13 @@ fn cases() -> Vec<Case> {
     ];
     // The system and platform namespaces: never refused, whatever their labels.
     let system = format!("kube-system, kube-public, kube-node-lease, default or `{PLATFORM}`");
-    for ns in ["kube-system", "kube-public", "kube-node-lease", "default", PLATFORM] {
+    for ns in [
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "default",
+        PLATFORM,
+    ] {
         let ns_labels = namespace(ns, &[("mtp.dev/tenant", "acme")]);
         let objects = [
             (Create, "", "configmaps"),
@@ -286,7 +349,9 @@ fn cases() -> Vec<Case> {
         for operation in [Create, Update, Delete] {
             let request = match operation {
                 Create => ns_request(Create).with_new(ns_labels.clone()),
-                Update => ns_request(Update).with_old(namespace(ns, &[])).with_new(ns_labels.clone()),
+                Update => ns_request(Update)
+                    .with_old(namespace(ns, &[]))
+                    .with_new(ns_labels.clone()),
                 _ => ns_request(Delete).with_old(ns_labels.clone()),
             };
             let verb = operation.as_str().to_lowercase();
@@ -313,7 +378,13 @@ fn touches_tenancy(request: &Attributes) -> bool {
     if request.resource == "namespaces" {
         return tenant(&request.old_labels) || tenant(&request.new_labels);
     }
-    let system = ["kube-system", "kube-public", "kube-node-lease", "default", PLATFORM];
+    let system = [
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+        "default",
+        PLATFORM,
+    ];
     tenant(&request.namespace_labels)
         && request
             .namespace

@@ -763,8 +763,13 @@ async fn managed_objects_over_the_router() {
         "NetworkPolicy tenant-acme/tenant-isolation is managed by the mtp platform (tenant \"acme\"'s isolation); it cannot be changed or deleted by alice@acme.com: ask a platform admin, or change the tenant through mtp (mtpctl/the API)"
     );
     assert!(
-        recorder.0.lock().unwrap().iter().any(|(hook, o)| hook == "managed-objects.mtp.dev"
-            && *o == Outcome::Denied(vec!["managedObject".into()])),
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(hook, o)| hook == "managed-objects.mtp.dev"
+                && *o == Outcome::Denied(vec!["managedObject".into()])),
         "the denial is counted under its check"
     );
     // A server-side dry run (`kubectl delete --dry-run=server`) gets the same answer.
@@ -805,7 +810,14 @@ async fn managed_objects_over_the_router() {
         "{r}"
     );
     // Not an AdmissionReview at all: the router's problem+json.
-    let (status, ct, _) = call(&app, Method::POST, path, Some("application/json"), b"{\"kind\":".to_vec()).await;
+    let (status, ct, _) = call(
+        &app,
+        Method::POST,
+        path,
+        Some("application/json"),
+        b"{\"kind\":".to_vec(),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(ct, "application/problem+json");
 }
@@ -854,18 +866,33 @@ async fn tenant_ownership_over_the_router() {
     let spec = json!({"displayName": "Acme", "tier": "pro", "owner": "alice@acme.com", "admins": ["alice@acme.com"]});
     let mut enterprise = spec.clone();
     enterprise["tier"] = json!("enterprise");
-    let r = post(&app, path, &tenant_update(admin.clone(), enterprise.clone(), json!([]))).await;
+    let r = post(
+        &app,
+        path,
+        &tenant_update(admin.clone(), enterprise.clone(), json!([])),
+    )
+    .await;
     assert_eq!(r["allowed"], false);
     assert_eq!(
         r["status"]["message"],
         "Tenant acme is managed through the mtp API (store id 7): kubernetes-admin may not change its spec here; change it with 'mtpctl tenants update acme' / PATCH /api/v1/tenants/acme, delete it with 'mtpctl tenants delete acme'"
     );
     // A finalizer-only change passes.
-    let r = post(&app, path, &tenant_update(admin, spec, json!(["mtp.dev/cleanup"]))).await;
+    let r = post(
+        &app,
+        path,
+        &tenant_update(admin, spec, json!(["mtp.dev/cleanup"])),
+    )
+    .await;
     assert_eq!(r["allowed"], true, "{r}");
     // The controller may change the spec.
     let controller = json!({"username": "system:serviceaccount:mtp-system:mtp-controller", "groups": ["system:serviceaccounts"]});
-    let r = post(&app, path, &tenant_update(controller, enterprise, json!([]))).await;
+    let r = post(
+        &app,
+        path,
+        &tenant_update(controller, enterprise, json!([])),
+    )
+    .await;
     assert_eq!(r["allowed"], true, "{r}");
     // A malformed object: 400 in the review.
     let mut malformed = tenant_update(json!({"username": "bob"}), json!({}), json!([]));

@@ -478,10 +478,10 @@ pub fn registry_with(
         ManagedObjectsHook, NamespaceLabelsHook, PodSecurityHook, ProtectedNamespacesHook,
         TenantLabelsHook, TenantOwnershipHook, controller_user,
     };
-    let controller = hooks
-        .controller_service_account
-        .as_ref()
-        .map_or_else(|| controller_user(platform_namespace), ServiceAccount::username);
+    let controller = hooks.controller_service_account.as_ref().map_or_else(
+        || controller_user(platform_namespace),
+        ServiceAccount::username,
+    );
     Registry::new([
         Arc::new(PodSecurityHook::new(platform_namespace)) as Arc<dyn Webhook>,
         Arc::new(TenantLabelsHook::new(namespaces, platform_namespace)),
@@ -535,12 +535,18 @@ mod tests {
         );
         assert_eq!(
             parsed.exempt_users,
-            ["ops-bot", "system:serviceaccount:kube-system:namespace-controller"]
+            [
+                "ops-bot",
+                "system:serviceaccount:kube-system:namespace-controller"
+            ]
         );
         assert_eq!(parsed.exempt_groups, ["platform-admins", "system:masters"]);
         for bad in ["mtp-controller", ":x", "x:", "Mtp:x", "a:b:c", "a_b:c"] {
             let err = Cli::try_parse_from(["x", "--controller-service-account", bad]).unwrap_err();
-            assert!(err.to_string().contains("is not NAMESPACE:NAME"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("is not NAMESPACE:NAME"),
+                "{bad}: {err}"
+            );
         }
     }
 
@@ -581,11 +587,18 @@ mod tests {
             ("system:serviceaccount:platform:reconciler", true),
             ("ops-bot", true),
             ("system:serviceaccount:mtp-system:mtp-controller", false),
-            ("system:serviceaccount:kube-system:namespace-controller", false),
+            (
+                "system:serviceaccount:kube-system:namespace-controller",
+                false,
+            ),
         ] {
             let body = delete_by(user);
             let review: AdmissionReview<'_> = serde_json::from_slice(&body).unwrap();
-            assert_eq!(managed.admit(review.request().unwrap()).allowed, allowed, "{user}");
+            assert_eq!(
+                managed.admit(review.request().unwrap()).allowed,
+                allowed,
+                "{user}"
+            );
         }
         // The defaults: the platform namespace's mtp-controller and the namespace controller.
         let defaults = super::registry("mtp-system", Arc::default()).unwrap();

@@ -168,8 +168,14 @@ pub fn selector_matches(
 }
 
 fn is_empty(selector: &LabelSelector) -> bool {
-    selector.match_labels.as_ref().is_none_or(BTreeMap::is_empty)
-        && selector.match_expressions.as_ref().is_none_or(Vec::is_empty)
+    selector
+        .match_labels
+        .as_ref()
+        .is_none_or(BTreeMap::is_empty)
+        && selector
+            .match_expressions
+            .as_ref()
+            .is_none_or(Vec::is_empty)
 }
 
 /// What the apiserver knows about one request when it picks the webhooks to call.
@@ -263,10 +269,7 @@ impl Attributes {
 }
 
 fn listed(values: Option<&Vec<String>>, value: &str) -> bool {
-    values
-        .into_iter()
-        .flatten()
-        .any(|v| v == "*" || v == value)
+    values.into_iter().flatten().any(|v| v == "*" || v == value)
 }
 
 /// Whether `rule` covers the request's operation, group, version, resource and scope.
@@ -461,12 +464,18 @@ mod tests {
             selector_matches("h", &expression("a", "Exists", &["x"]), &l),
             Err(MatchError::UnexpectedValues { .. })
         ));
-        let err = selector_matches("h.example.com", &expression("a", "Gt", &["1"]), &l).unwrap_err();
+        let err =
+            selector_matches("h.example.com", &expression("a", "Gt", &["1"]), &l).unwrap_err();
         assert!(err.to_string().contains("h.example.com"), "{err}");
         assert!(matches!(err, MatchError::UnknownOperator { .. }));
     }
 
-    fn rule(operations: &[&str], groups: &[&str], resources: &[&str], scope: &str) -> RuleWithOperations {
+    fn rule(
+        operations: &[&str],
+        groups: &[&str],
+        resources: &[&str],
+        scope: &str,
+    ) -> RuleWithOperations {
         let strings = |v: &[&str]| Some(v.iter().map(|s| (*s).to_owned()).collect());
         RuleWithOperations {
             operations: strings(operations),
@@ -479,24 +488,58 @@ mod tests {
 
     #[test]
     fn rules_match_resources_subresources_and_scope() {
-        let pod = Attributes::new(Operation::Create, "", "v1", "pods").in_namespace("x", Labels::new());
+        let pod =
+            Attributes::new(Operation::Create, "", "v1", "pods").in_namespace("x", Labels::new());
         let status = pod.clone().on_subresource("status");
         let namespace = Attributes::new(Operation::Create, "", "v1", "namespaces");
         let tenant = Attributes::new(Operation::Update, "mtp.dev", "v1alpha1", "tenants");
-        assert!(rule_matches(&rule(&["CREATE"], &[""], &["pods"], "*"), &pod));
-        assert!(!rule_matches(&rule(&["CREATE"], &[""], &["pods"], "*"), &status));
-        assert!(!rule_matches(&rule(&["UPDATE"], &[""], &["pods"], "*"), &pod));
-        assert!(!rule_matches(&rule(&["CREATE"], &["apps"], &["pods"], "*"), &pod));
+        assert!(rule_matches(
+            &rule(&["CREATE"], &[""], &["pods"], "*"),
+            &pod
+        ));
+        assert!(!rule_matches(
+            &rule(&["CREATE"], &[""], &["pods"], "*"),
+            &status
+        ));
+        assert!(!rule_matches(
+            &rule(&["UPDATE"], &[""], &["pods"], "*"),
+            &pod
+        ));
+        assert!(!rule_matches(
+            &rule(&["CREATE"], &["apps"], &["pods"], "*"),
+            &pod
+        ));
         assert!(rule_matches(&rule(&["*"], &["*"], &["*"], "*"), &pod));
         assert!(!rule_matches(&rule(&["*"], &["*"], &["*"], "*"), &status));
         assert!(rule_matches(&rule(&["*"], &["*"], &["*/*"], "*"), &status));
-        assert!(rule_matches(&rule(&["*"], &[""], &["pods/*"], "*"), &status));
-        assert!(rule_matches(&rule(&["*"], &[""], &["*/status"], "*"), &status));
-        assert!(rule_matches(&rule(&["*"], &["*"], &["*"], "Namespaced"), &pod));
-        assert!(!rule_matches(&rule(&["*"], &["*"], &["*"], "Cluster"), &pod));
-        assert!(rule_matches(&rule(&["*"], &["*"], &["*"], "Cluster"), &namespace));
-        assert!(!rule_matches(&rule(&["*"], &["*"], &["*"], "Namespaced"), &namespace));
-        assert!(rule_matches(&rule(&["*"], &["*"], &["*"], "Cluster"), &tenant));
+        assert!(rule_matches(
+            &rule(&["*"], &[""], &["pods/*"], "*"),
+            &status
+        ));
+        assert!(rule_matches(
+            &rule(&["*"], &[""], &["*/status"], "*"),
+            &status
+        ));
+        assert!(rule_matches(
+            &rule(&["*"], &["*"], &["*"], "Namespaced"),
+            &pod
+        ));
+        assert!(!rule_matches(
+            &rule(&["*"], &["*"], &["*"], "Cluster"),
+            &pod
+        ));
+        assert!(rule_matches(
+            &rule(&["*"], &["*"], &["*"], "Cluster"),
+            &namespace
+        ));
+        assert!(!rule_matches(
+            &rule(&["*"], &["*"], &["*"], "Namespaced"),
+            &namespace
+        ));
+        assert!(rule_matches(
+            &rule(&["*"], &["*"], &["*"], "Cluster"),
+            &tenant
+        ));
     }
 
     #[test]
@@ -513,30 +556,47 @@ mod tests {
         let o = labels(&[("o", "x")]);
         let both = labels(&[("t", "x"), ("o", "x")]);
         // A namespace's CREATE and UPDATE: its new labels for the namespaceSelector.
-        let create = Attributes::new(Operation::Create, "", "v1", "namespaces").with_new(both.clone());
+        let create =
+            Attributes::new(Operation::Create, "", "v1", "namespaces").with_new(both.clone());
         assert!(m.intercepts(&create).unwrap());
         let update = Attributes::new(Operation::Update, "", "v1", "namespaces")
             .with_old(both.clone())
             .with_new(o.clone());
         assert!(!m.intercepts(&update).unwrap(), "new labels lack t");
         // ...its DELETE: the labels it has.
-        let delete = Attributes::new(Operation::Delete, "", "v1", "namespaces").with_old(both.clone());
+        let delete =
+            Attributes::new(Operation::Delete, "", "v1", "namespaces").with_old(both.clone());
         assert!(m.intercepts(&delete).unwrap());
         // The objectSelector: old or new.
-        let ns = Attributes::new(Operation::Update, "", "v1", "configmaps").in_namespace("n", t.clone());
-        assert!(m.intercepts(&ns.clone().with_old(o.clone()).with_new(Labels::new())).unwrap());
-        assert!(m.intercepts(&ns.clone().with_old(Labels::new()).with_new(o.clone())).unwrap());
-        assert!(!m.intercepts(&ns.clone().with_old(Labels::new()).with_new(Labels::new())).unwrap());
-        assert!(!m.intercepts(&ns.clone()).unwrap(), "no objects match nothing");
+        let ns =
+            Attributes::new(Operation::Update, "", "v1", "configmaps").in_namespace("n", t.clone());
+        assert!(
+            m.intercepts(&ns.clone().with_old(o.clone()).with_new(Labels::new()))
+                .unwrap()
+        );
+        assert!(
+            m.intercepts(&ns.clone().with_old(Labels::new()).with_new(o.clone()))
+                .unwrap()
+        );
+        assert!(
+            !m.intercepts(&ns.clone().with_old(Labels::new()).with_new(Labels::new()))
+                .unwrap()
+        );
+        assert!(
+            !m.intercepts(&ns.clone()).unwrap(),
+            "no objects match nothing"
+        );
         // A namespaced object in a namespace without t.
         let other = Attributes::new(Operation::Update, "", "v1", "configmaps")
             .in_namespace("n", Labels::new())
             .with_old(o.clone());
         assert!(!m.intercepts(&other).unwrap());
         // Cluster-scoped, not a namespace: every namespaceSelector matches.
-        let tenant = Attributes::new(Operation::Delete, "mtp.dev", "v1alpha1", "tenants").with_old(o);
+        let tenant =
+            Attributes::new(Operation::Delete, "mtp.dev", "v1alpha1", "tenants").with_old(o);
         assert!(m.intercepts(&tenant).unwrap());
-        let unlabelled = Attributes::new(Operation::Delete, "mtp.dev", "v1alpha1", "tenants").with_old(t);
+        let unlabelled =
+            Attributes::new(Operation::Delete, "mtp.dev", "v1alpha1", "tenants").with_old(t);
         assert!(!m.intercepts(&unlabelled).unwrap());
     }
 
@@ -557,7 +617,8 @@ mod tests {
             ..MutatingWebhook::default()
         };
         let hooks = [Matcher::from(&fail), Matcher::from(&ignore)];
-        let open = Attributes::new(Operation::Create, "", "v1", "pods").in_namespace("a", Labels::new());
+        let open =
+            Attributes::new(Operation::Create, "", "v1", "pods").in_namespace("a", Labels::new());
         assert_eq!(
             while_down(&hooks, &open).unwrap(),
             WhileDown::Allowed(vec!["ignore.example.com".into()])

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{TENANT_LABEL, system_namespaces, tenant_namespaces};
 use crate::admission::{
-    FailurePolicy, Operation, Request, Response, Rule, Scope, Webhook, WebhookKind, UserInfo,
+    FailurePolicy, Operation, Request, Response, Rule, Scope, UserInfo, Webhook, WebhookKind,
 };
 
 /// The label the platform puts on every object it manages (`app.kubernetes.io/managed-by`).
@@ -205,8 +205,12 @@ impl Webhook for ManagedObjectsHook {
     fn rules(&self) -> Vec<Rule> {
         use Operation::{Delete, Update};
         vec![
-            Rule::new(&[Update, Delete], &["networking.k8s.io"], &["networkpolicies"])
-                .scoped(Scope::Namespaced),
+            Rule::new(
+                &[Update, Delete],
+                &["networking.k8s.io"],
+                &["networkpolicies"],
+            )
+            .scoped(Scope::Namespaced),
             Rule::new(&[Update, Delete], &[""], &["limitranges", "resourcequotas"])
                 .scoped(Scope::Namespaced),
             Rule::new(
@@ -518,11 +522,20 @@ mod tests {
         assert_eq!(r.checks, vec!["managedObject"]);
         let mut edited = isolation_policy();
         edited["spec"]["policyTypes"] = json!([]);
-        let r = answer(&hook, &review("UPDATE", alice(), isolation_policy(), edited.clone()));
+        let r = answer(
+            &hook,
+            &review("UPDATE", alice(), isolation_policy(), edited.clone()),
+        );
         assert!(!r.allowed);
         // Removing the labels on the way is refused too: the old object decides.
         edited["metadata"]["labels"] = json!({});
-        assert!(!answer(&hook, &review("UPDATE", alice(), isolation_policy(), edited)).allowed);
+        assert!(
+            !answer(
+                &hook,
+                &review("UPDATE", alice(), isolation_policy(), edited)
+            )
+            .allowed
+        );
         // A dry run gets the same answer.
         let mut dry = delete.clone();
         dry["request"]["dryRun"] = json!(true);
@@ -539,7 +552,10 @@ mod tests {
             json!({"username": "system:serviceaccount:kube-system:generic-garbage-collector"}),
             json!({"username": "system:kube-controller-manager"}),
         ] {
-            let r = answer(&hook, &review("DELETE", user.clone(), isolation_policy(), Value::Null));
+            let r = answer(
+                &hook,
+                &review("DELETE", user.clone(), isolation_policy(), Value::Null),
+            );
             assert!(r.allowed, "{user}: {r:?}");
         }
         // Configured otherwise.
@@ -548,13 +564,28 @@ mod tests {
             .with_exempt_users(vec!["ops-bot".into()])
             .with_exempt_groups(vec!["platform-admins".into()]);
         for (user, allowed) in [
-            (json!({"username": "system:serviceaccount:platform:reconciler"}), true),
+            (
+                json!({"username": "system:serviceaccount:platform:reconciler"}),
+                true,
+            ),
             (json!({"username": "ops-bot"}), true),
-            (json!({"username": "carol", "groups": ["platform-admins"]}), true),
-            (json!({"username": "system:serviceaccount:mtp-system:mtp-controller"}), false),
-            (json!({"username": "root", "groups": ["system:masters"]}), false),
+            (
+                json!({"username": "carol", "groups": ["platform-admins"]}),
+                true,
+            ),
+            (
+                json!({"username": "system:serviceaccount:mtp-system:mtp-controller"}),
+                false,
+            ),
+            (
+                json!({"username": "root", "groups": ["system:masters"]}),
+                false,
+            ),
         ] {
-            let r = answer(&hook, &review("DELETE", user.clone(), isolation_policy(), Value::Null));
+            let r = answer(
+                &hook,
+                &review("DELETE", user.clone(), isolation_policy(), Value::Null),
+            );
             assert_eq!(r.allowed, allowed, "{user}: {r:?}");
         }
     }
@@ -570,7 +601,10 @@ mod tests {
             json!({"mtp.dev/tenant": "acme", "app.kubernetes.io/managed-by": "mtp"});
         let r = answer(&hook, &review("UPDATE", alice(), own.clone(), labelled));
         assert!(r.allowed, "{r:?}");
-        assert!(r.warnings[0].contains("from now on only the platform"), "{r:?}");
+        assert!(
+            r.warnings[0].contains("from now on only the platform"),
+            "{r:?}"
+        );
         // Only managed-by, no tenant label: not the platform's.
         let mut half = own.clone();
         half["metadata"]["labels"] = json!({"app.kubernetes.io/managed-by": "mtp"});
@@ -582,17 +616,42 @@ mod tests {
     fn every_managed_kind_is_guarded_with_its_purpose() {
         let hook = ManagedObjectsHook::new("mtp-system");
         for (group, resource, kind, name, purpose) in [
-            ("", "limitranges", "LimitRange", "tenant-defaults", "default container resources"),
-            ("", "resourcequotas", "ResourceQuota", "tenant-quota", "resource quota"),
-            ("rbac.authorization.k8s.io", "rolebindings", "RoleBinding", "tenant-admins", "admin access"),
-            ("rbac.authorization.k8s.io", "rolebindings", "RoleBinding", "tenant-viewers", "viewer access"),
+            (
+                "",
+                "limitranges",
+                "LimitRange",
+                "tenant-defaults",
+                "default container resources",
+            ),
+            (
+                "",
+                "resourcequotas",
+                "ResourceQuota",
+                "tenant-quota",
+                "resource quota",
+            ),
+            (
+                "rbac.authorization.k8s.io",
+                "rolebindings",
+                "RoleBinding",
+                "tenant-admins",
+                "admin access",
+            ),
+            (
+                "rbac.authorization.k8s.io",
+                "rolebindings",
+                "RoleBinding",
+                "tenant-viewers",
+                "viewer access",
+            ),
         ] {
             let mut old = isolation_policy();
             old["kind"] = json!(kind);
             old["metadata"]["name"] = json!(name);
             let mut r = review("DELETE", alice(), old, Value::Null);
             r["request"]["kind"] = json!({"group": group, "version": "v1", "kind": kind});
-            r["request"]["resource"] = json!({"group": group, "version": "v1", "resource": resource});
+            r["request"]["resource"] =
+                json!({"group": group, "version": "v1", "resource": resource});
             r["request"]["name"] = json!(name);
             let answer = answer(&hook, &r);
             let message = answer.message.unwrap_or_default();
@@ -609,7 +668,15 @@ mod tests {
         let r = answer(&hook, &review("DELETE", alice(), Value::Null, Value::Null));
         assert_eq!(r.code, 400);
         assert!(r.message.unwrap().contains("no oldObject"));
-        let r = answer(&hook, &review("DELETE", alice(), json!({"metadata": {"labels": "x"}}), Value::Null));
+        let r = answer(
+            &hook,
+            &review(
+                "DELETE",
+                alice(),
+                json!({"metadata": {"labels": "x"}}),
+                Value::Null,
+            ),
+        );
         assert_eq!(r.code, 400);
         assert!(r.message.unwrap().contains("cannot read request.oldObject"));
         // Not ours to judge: a subresource, another resource, a CREATE.
@@ -657,7 +724,10 @@ mod tests {
         let admin = json!({"username": "kubernetes-admin", "groups": ["system:masters"]});
         let mut changed = managed_tenant();
         changed["spec"]["tier"] = json!("enterprise");
-        let r = answer(&hook, &tenant_review("UPDATE", admin.clone(), managed_tenant(), changed.clone()));
+        let r = answer(
+            &hook,
+            &tenant_review("UPDATE", admin.clone(), managed_tenant(), changed.clone()),
+        );
         assert!(!r.allowed);
         assert_eq!(
             r.message.as_deref(),
@@ -665,20 +735,38 @@ mod tests {
                 "Tenant acme is managed through the mtp API (store id 42): kubernetes-admin may not change its spec here; change it with 'mtpctl tenants update acme' / PATCH /api/v1/tenants/acme, delete it with 'mtpctl tenants delete acme'"
             )
         );
-        let r = answer(&hook, &tenant_review("DELETE", admin.clone(), managed_tenant(), Value::Null));
+        let r = answer(
+            &hook,
+            &tenant_review("DELETE", admin.clone(), managed_tenant(), Value::Null),
+        );
         assert!(!r.allowed);
         assert!(r.message.unwrap().contains("may not delete it here"));
         let mut unlabelled = managed_tenant();
         unlabelled["metadata"]["labels"] = json!({});
         unlabelled["metadata"]["annotations"] = json!({});
-        let r = answer(&hook, &tenant_review("UPDATE", admin.clone(), managed_tenant(), unlabelled));
+        let r = answer(
+            &hook,
+            &tenant_review("UPDATE", admin.clone(), managed_tenant(), unlabelled),
+        );
         assert!(r.message.unwrap().contains(
             "change its app.kubernetes.io/managed-by label or change its mtp.dev/store-id annotation"
         ));
         // The controller may do all of it.
         let controller = json!({"username": "system:serviceaccount:mtp-system:mtp-controller"});
-        assert!(answer(&hook, &tenant_review("UPDATE", controller.clone(), managed_tenant(), changed)).allowed);
-        assert!(answer(&hook, &tenant_review("DELETE", controller, managed_tenant(), Value::Null)).allowed);
+        assert!(
+            answer(
+                &hook,
+                &tenant_review("UPDATE", controller.clone(), managed_tenant(), changed)
+            )
+            .allowed
+        );
+        assert!(
+            answer(
+                &hook,
+                &tenant_review("DELETE", controller, managed_tenant(), Value::Null)
+            )
+            .allowed
+        );
     }
 
     #[test]
@@ -689,7 +777,10 @@ mod tests {
         finalized["metadata"]["finalizers"] = json!(["mtp.dev/cleanup"]);
         finalized["metadata"]["labels"]["team"] = json!("payments");
         finalized["metadata"]["annotations"]["mtp.dev/retain-namespaces"] = json!("true");
-        let r = answer(&hook, &tenant_review("UPDATE", admin.clone(), managed_tenant(), finalized));
+        let r = answer(
+            &hook,
+            &tenant_review("UPDATE", admin.clone(), managed_tenant(), finalized),
+        );
         assert!(r.allowed, "{r:?}");
         // A hand-made Tenant is not the store's: its spec is the admin's; marking it is not.
         let mut own = managed_tenant();
@@ -697,21 +788,49 @@ mod tests {
         own["metadata"]["annotations"] = json!({});
         let mut edited = own.clone();
         edited["spec"]["tier"] = json!("free");
-        assert!(answer(&hook, &tenant_review("UPDATE", admin.clone(), own.clone(), edited)).allowed);
-        assert!(answer(&hook, &tenant_review("DELETE", admin.clone(), own.clone(), Value::Null)).allowed);
-        let r = answer(&hook, &tenant_review("UPDATE", admin, own, managed_tenant()));
+        assert!(
+            answer(
+                &hook,
+                &tenant_review("UPDATE", admin.clone(), own.clone(), edited)
+            )
+            .allowed
+        );
+        assert!(
+            answer(
+                &hook,
+                &tenant_review("DELETE", admin.clone(), own.clone(), Value::Null)
+            )
+            .allowed
+        );
+        let r = answer(
+            &hook,
+            &tenant_review("UPDATE", admin, own, managed_tenant()),
+        );
         assert!(!r.allowed);
-        assert!(r.message.unwrap().contains("is not managed through the mtp API"));
+        assert!(
+            r.message
+                .unwrap()
+                .contains("is not managed through the mtp API")
+        );
     }
 
     #[test]
     fn bad_tenant_requests_are_refused() {
         let hook = TenantOwnershipHook::new("mtp-system");
-        let r = answer(&hook, &tenant_review("DELETE", alice(), Value::Null, Value::Null));
+        let r = answer(
+            &hook,
+            &tenant_review("DELETE", alice(), Value::Null, Value::Null),
+        );
         assert_eq!(r.code, 400);
-        let r = answer(&hook, &tenant_review("UPDATE", alice(), managed_tenant(), Value::Null));
+        let r = answer(
+            &hook,
+            &tenant_review("UPDATE", alice(), managed_tenant(), Value::Null),
+        );
         assert_eq!(r.code, 400);
-        let r = answer(&hook, &tenant_review("UPDATE", alice(), managed_tenant(), json!("x")));
+        let r = answer(
+            &hook,
+            &tenant_review("UPDATE", alice(), managed_tenant(), json!("x")),
+        );
         assert_eq!(r.code, 400);
         assert!(r.message.unwrap().contains("cannot read request.object"));
         let mut status = tenant_review("UPDATE", alice(), managed_tenant(), json!({}));

@@ -4,9 +4,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::Deserialize;
 
-use super::{
-    NAMESPACE_NAME_LABEL, TENANT_LABEL, controller_user, requirement, system_namespaces,
-};
+use super::{NAMESPACE_NAME_LABEL, TENANT_LABEL, controller_user, requirement, system_namespaces};
 use crate::admission::{
     FailurePolicy, Operation, Request, Response, Rule, Scope, Webhook, WebhookKind,
 };
