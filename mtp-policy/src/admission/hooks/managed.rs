@@ -376,8 +376,8 @@ impl Webhook for TenantOwnershipHook {
          spec, and setting, changing or removing that label or annotation, by anyone but the \
          platform's controller: such a Tenant is changed through the mtp API (mtpctl tenants \
          update/delete). Its finalizer, other labels and annotations, and its status may change. \
-         Fails open: the store sync re-applies a changed spec or store id within its period (5 s \
-         by default); a delete that slips through while the webhook is down is not undone (the \
+         Fails open: the store sync re-applies a changed spec, label or store id within its \
+         period (5 s by default); a delete that slips through while the webhook is down is not undone (the \
          Tenant's namespaces are deleted unless it is annotated mtp.dev/retain-namespaces), and \
          only cluster administrators may delete Tenants."
     }
