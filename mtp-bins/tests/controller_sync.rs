@@ -164,6 +164,9 @@ async fn creates_updates_and_deletes_in_the_store_become_tenant_calls() {
     assert_eq!(report.deleted, ["beta"], "already gone counts as deleted");
 }
 
+/// An edit made behind the store's back: what it changes, and how.
+type Edit = (&'static str, fn(&mut Value));
+
 /// What `tenant-ownership.mtp.dev` lets through while the webhook is down (it fails open) is put
 /// back by the next round: a changed spec, a changed store id, a removed managed-by label.
 #[tokio::test]
@@ -173,7 +176,7 @@ async fn edits_of_a_stored_tenant_are_reverted() {
     let (cache, mut writer) = reflector::store::<Tenant>();
     let (_, bodies) = sync_with_calls(&store, &cache, vec![apply_call("acme")]).await;
     let applied = bodies[0].clone();
-    let edits: [(&str, fn(&mut Value)); 3] = [
+    let edits: [Edit; 3] = [
         ("spec", |t| t["spec"]["tier"] = json!("enterprise")),
         ("store id", |t| {
             t["metadata"]["annotations"][STORE_ID_ANNOTATION] = json!(uuid_str());
