@@ -177,6 +177,42 @@ async fn creates_updates_and_deletes_in_the_store_become_tenant_calls() {
     assert_eq!(report.deleted, ["beta"], "already gone counts as deleted");
 }
 
+/// An edit made behind the store's back: what it changes, and how.
+type Edit = (&'static str, fn(&mut Value));
+
+/// What `tenant-ownership.mtp.dev` lets through while the webhook is down (it fails open) is put
+/// back by the next round: a changed spec, a changed store id, a removed managed-by label.
+#[tokio::test]
+async fn edits_of_a_stored_tenant_are_reverted() {
+    let store = SeaStore::open("sqlite::memory:").await.unwrap();
+    create(&store, "acme", Tier::Pro).await;
+    let (cache, mut writer) = reflector::store::<Tenant>();
+    let (_, bodies) = sync_with_calls(&store, &cache, vec![apply_call("acme")]).await;
+    let applied = bodies[0].clone();
+    let edits: [Edit; 3] = [
+        ("spec", |t| t["spec"]["tier"] = json!("enterprise")),
+        ("store id", |t| {
+            t["metadata"]["annotations"][STORE_ID_ANNOTATION] = json!(uuid_str());
+        }),
+        ("label", |t| t["metadata"]["labels"] = json!({})),
+    ];
+    for (what, edit) in edits {
+        let mut edited = applied.clone();
+        edit(&mut edited);
+        observe(&mut writer, &edited);
+        let check = applied.clone();
+        let call = apply_call("acme").check(move |_, body| {
+            assert_eq!(body["metadata"], check["metadata"]);
+            assert_eq!(body["spec"], check["spec"]);
+        });
+        let (report, _) = sync_with_calls(&store, &cache, vec![call]).await;
+        assert_eq!(report.applied, ["acme"], "{what}");
+        observe(&mut writer, &applied);
+        let (report, _) = sync_with_calls(&store, &cache, vec![]).await;
+        assert_eq!(report.unchanged, 1, "{what}");
+    }
+}
+
 fn uuid_str() -> String {
     "7d7c3f62-0000-4000-8000-000000000001".to_owned()
 }

@@ -32,6 +32,7 @@ fn args(name: &str) -> ServeArgs {
         watch_namespaces: false,
         cert_reload_seconds: 5,
         log_denials: false,
+        hooks: mtp_bins::webhook::serve::HookArgs::default(),
     }
 }
 

@@ -129,7 +129,9 @@ fn docs_describe_every_hook() {
             "pod-security.mtp.dev",
             "tenant-labels.mtp.dev",
             "protected-namespaces.mtp.dev",
-            "namespace-labels.mtp.dev"
+            "namespace-labels.mtp.dev",
+            "managed-objects.mtp.dev",
+            "tenant-ownership.mtp.dev",
         ]
     );
     for doc in docs.as_array().unwrap() {
@@ -166,11 +168,16 @@ fn policy_reference_in_docs_is_up_to_date() {
         "## `tenant-labels.mtp.dev`",
         "## `protected-namespaces.mtp.dev`",
         "## `namespace-labels.mtp.dev`",
+        "## `managed-objects.mtp.dev`",
+        "## `tenant-ownership.mtp.dev`",
     ] {
         assert!(generated.contains(hook), "{hook} missing from\n{generated}");
     }
     assert!(generated.contains("| failure policy | Fail |"));
     assert!(generated.contains("| CREATE, UPDATE | core | pods, pods/ephemeralcontainers"));
+    assert!(generated.contains("| objects | `app.kubernetes.io/managed-by=mtp` |"));
+    assert!(generated.contains("| objects | `mtp.dev/tenant` Exists |"));
+    assert!(generated.contains("| UPDATE, DELETE | networking.k8s.io | networkpolicies |"));
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/policies.md");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(

@@ -38,6 +38,7 @@ fn args(cert_dir: &Path) -> ServeArgs {
         watch_namespaces: false,
         cert_reload_seconds: 1,
         log_denials: false,
+        hooks: mtp_bins::webhook::serve::HookArgs::default(),
     }
 }
 

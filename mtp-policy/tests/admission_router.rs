@@ -13,7 +13,8 @@ use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine as _;
 use http_body_util::BodyExt;
 use mtp_policy::admission::hooks::{
-    NamespaceCache, NamespaceLabelsHook, PodSecurityHook, ProtectedNamespacesHook, TenantLabelsHook,
+    ManagedObjectsHook, NamespaceCache, NamespaceLabelsHook, PodSecurityHook,
+    ProtectedNamespacesHook, TenantLabelsHook, TenantOwnershipHook,
 };
 use mtp_policy::admission::{Observer, Outcome, Registry, RegistryError, Target, Webhook};
 use serde_json::{Value, json};
@@ -49,6 +50,8 @@ fn registry(cache: Arc<NamespaceCache>) -> Registry {
         Arc::new(TenantLabelsHook::new(cache, "mtp-system")),
         Arc::new(ProtectedNamespacesHook::new("mtp-system")),
         Arc::new(NamespaceLabelsHook::new("mtp-system")),
+        Arc::new(ManagedObjectsHook::new("mtp-system")),
+        Arc::new(TenantOwnershipHook::new("mtp-system")),
     ])
     .unwrap()
 }
@@ -583,7 +586,9 @@ fn configurations_and_docs() {
         vec![
             "pod-security.mtp.dev",
             "protected-namespaces.mtp.dev",
-            "namespace-labels.mtp.dev"
+            "namespace-labels.mtp.dev",
+            "managed-objects.mtp.dev",
+            "tenant-ownership.mtp.dev",
         ]
     );
     let pod = &validating["webhooks"][0];
@@ -623,7 +628,21 @@ fn configurations_and_docs() {
         "https://10.0.0.1:8443/mutate/tenant-labels"
     );
     let docs = serde_json::to_value(registry.docs()).unwrap();
-    assert_eq!(docs.as_array().unwrap().len(), 4);
+    assert_eq!(docs.as_array().unwrap().len(), 6);
+    // The objectSelectors are in the configuration.
+    assert_eq!(
+        validating["webhooks"][2]["objectSelector"],
+        json!({"matchExpressions": [{"key": "mtp.dev/tenant", "operator": "Exists"}]})
+    );
+    for hook in [3, 4] {
+        assert_eq!(
+            validating["webhooks"][hook]["objectSelector"],
+            json!({"matchLabels": {"app.kubernetes.io/managed-by": "mtp"}})
+        );
+    }
+    assert_eq!(validating["webhooks"][3]["failurePolicy"], "Fail");
+    assert_eq!(validating["webhooks"][4]["failurePolicy"], "Ignore");
+    assert!(validating["webhooks"][4].get("namespaceSelector").is_none());
     assert_eq!(docs[0]["name"], "pod-security.mtp.dev");
     assert_eq!(docs[0]["path"], "/validate/pod-security");
     assert_eq!(docs[0]["kind"], "Validating");
@@ -689,4 +708,196 @@ fn pod_security_one_pass_answers_exactly_as_admit() {
             assert_eq!(bytes, reviewed.response.to_review(&reviewed.uid));
         }
     }
+}
+
+/// A tenant admin's `kubectl delete networkpolicy tenant-isolation` (a real v1 AdmissionReview of
+/// a DELETE: no object, the stored object as oldObject, the DeleteOptions as options).
+fn delete_isolation(user: Value, dry_run: bool) -> Value {
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "0df1c8f3-2b3a-4e0b-8a55-6a1c2d3e4f50",
+            "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "NetworkPolicy"},
+            "resource": {"group": "networking.k8s.io", "version": "v1", "resource": "networkpolicies"},
+            "requestKind": {"group": "networking.k8s.io", "version": "v1", "kind": "NetworkPolicy"},
+            "requestResource": {"group": "networking.k8s.io", "version": "v1", "resource": "networkpolicies"},
+            "name": "tenant-isolation",
+            "namespace": "tenant-acme",
+            "operation": "DELETE",
+            "userInfo": user,
+            "object": null,
+            "oldObject": {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {
+                    "name": "tenant-isolation",
+                    "namespace": "tenant-acme",
+                    "uid": "6f0b2d6e-1c1d-4d8e-9a43-2b8f9d6c1a00",
+                    "resourceVersion": "1234",
+                    "labels": {"app.kubernetes.io/managed-by": "mtp", "mtp.dev/tenant": "acme"},
+                    "managedFields": [{"manager": "mtp-controller", "operation": "Apply", "apiVersion": "networking.k8s.io/v1"}]
+                },
+                "spec": {
+                    "podSelector": {},
+                    "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"mtp.dev/tenant": "acme"}}}]}],
+                    "policyTypes": ["Ingress", "Egress"]
+                }
+            },
+            "dryRun": dry_run,
+            "options": {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1", "propagationPolicy": "Background"}
+        }
+    })
+}
+
+#[tokio::test]
+async fn managed_objects_over_the_router() {
+    let (app, recorder) = app();
+    let path = "/validate/managed-objects";
+    let alice = json!({"username": "alice@acme.com", "uid": "a1", "groups": ["acme-admins", "system:authenticated"]});
+    let denied = post(&app, path, &delete_isolation(alice.clone(), false)).await;
+    assert_eq!(denied["allowed"], false);
+    assert_eq!(denied["status"]["code"], 403);
+    assert_eq!(
+        denied["status"]["message"],
+        "NetworkPolicy tenant-acme/tenant-isolation is managed by the mtp platform (tenant \"acme\"'s isolation); it cannot be changed or deleted by alice@acme.com: ask a platform admin, or change the tenant through mtp (mtpctl/the API)"
+    );
+    assert!(
+        recorder
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(hook, o)| hook == "managed-objects.mtp.dev"
+                && *o == Outcome::Denied(vec!["managedObject".into()])),
+        "the denial is counted under its check"
+    );
+    // A server-side dry run (`kubectl delete --dry-run=server`) gets the same answer.
+    let dry = post(&app, path, &delete_isolation(alice.clone(), true)).await;
+    assert_eq!(dry["allowed"], denied["allowed"]);
+    assert_eq!(dry["status"], denied["status"]);
+    // `kubectl edit`: an UPDATE, refused with the same message.
+    let mut edit = delete_isolation(alice, false);
+    edit["request"]["operation"] = json!("UPDATE");
+    let mut edited = edit["request"]["oldObject"].clone();
+    edited["spec"]["policyTypes"] = json!(["Egress"]);
+    edit["request"]["object"] = edited;
+    edit["request"]["options"] = json!({"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"});
+    let r = post(&app, path, &edit).await;
+    assert_eq!(r["allowed"], false);
+    assert_eq!(r["status"]["message"], denied["status"]["message"]);
+    // The controller, system:masters and the namespace controller may.
+    for user in [
+        json!({"username": "system:serviceaccount:mtp-system:mtp-controller", "groups": ["system:serviceaccounts", "system:serviceaccounts:mtp-system"]}),
+        json!({"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]}),
+        json!({"username": "system:serviceaccount:kube-system:namespace-controller", "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system"]}),
+    ] {
+        let r = post(&app, path, &delete_isolation(user.clone(), false)).await;
+        assert_eq!(r["allowed"], true, "{user}: {r}");
+        assert!(r.get("status").is_none());
+    }
+    // A malformed oldObject: 400 in the review, not a panic, not an allow.
+    let mut malformed = delete_isolation(json!({"username": "alice@acme.com"}), false);
+    malformed["request"]["oldObject"] = json!({"metadata": {"labels": ["not", "a", "map"]}});
+    let r = post(&app, path, &malformed).await;
+    assert_eq!(r["allowed"], false);
+    assert_eq!(r["status"]["code"], 400);
+    assert!(
+        r["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read request.oldObject"),
+        "{r}"
+    );
+    // Not an AdmissionReview at all: the router's problem+json.
+    let (status, ct, _) = call(
+        &app,
+        Method::POST,
+        path,
+        Some("application/json"),
+        b"{\"kind\":".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(ct, "application/problem+json");
+}
+
+fn tenant_update(user: Value, new_spec: Value, new_finalizers: Value) -> Value {
+    let old = json!({
+        "apiVersion": "mtp.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {
+            "name": "acme",
+            "uid": "b8c1f1c2-8f73-4a39-9d0a-0d3c2e1f4a55",
+            "resourceVersion": "987",
+            "generation": 3,
+            "labels": {"app.kubernetes.io/managed-by": "mtp"},
+            "annotations": {"mtp.dev/store-id": "7"},
+            "finalizers": []
+        },
+        "spec": {"displayName": "Acme", "tier": "pro", "owner": "alice@acme.com", "admins": ["alice@acme.com"]}
+    });
+    let mut new = old.clone();
+    new["spec"] = new_spec;
+    new["metadata"]["finalizers"] = new_finalizers;
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "3c2b1a09-8f7e-4d6c-b5a4-938271605f4e",
+            "kind": {"group": "mtp.dev", "version": "v1alpha1", "kind": "Tenant"},
+            "resource": {"group": "mtp.dev", "version": "v1alpha1", "resource": "tenants"},
+            "name": "acme",
+            "operation": "UPDATE",
+            "userInfo": user,
+            "object": new,
+            "oldObject": old,
+            "dryRun": false,
+            "options": {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1", "fieldManager": "kubectl-edit"}
+        }
+    })
+}
+
+#[tokio::test]
+async fn tenant_ownership_over_the_router() {
+    let (app, _) = app();
+    let path = "/validate/tenant-ownership";
+    let admin = json!({"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]});
+    let spec = json!({"displayName": "Acme", "tier": "pro", "owner": "alice@acme.com", "admins": ["alice@acme.com"]});
+    let mut enterprise = spec.clone();
+    enterprise["tier"] = json!("enterprise");
+    let r = post(
+        &app,
+        path,
+        &tenant_update(admin.clone(), enterprise.clone(), json!([])),
+    )
+    .await;
+    assert_eq!(r["allowed"], false);
+    assert_eq!(
+        r["status"]["message"],
+        "Tenant acme is managed through the mtp API (store id 7): kubernetes-admin may not change its spec here; change it with 'mtpctl tenants update acme' / PATCH /api/v1/tenants/acme, delete it with 'mtpctl tenants delete acme'"
+    );
+    // A finalizer-only change passes.
+    let r = post(
+        &app,
+        path,
+        &tenant_update(admin, spec, json!(["mtp.dev/cleanup"])),
+    )
+    .await;
+    assert_eq!(r["allowed"], true, "{r}");
+    // The controller may change the spec.
+    let controller = json!({"username": "system:serviceaccount:mtp-system:mtp-controller", "groups": ["system:serviceaccounts"]});
+    let r = post(
+        &app,
+        path,
+        &tenant_update(controller, enterprise, json!([])),
+    )
+    .await;
+    assert_eq!(r["allowed"], true, "{r}");
+    // A malformed object: 400 in the review.
+    let mut malformed = tenant_update(json!({"username": "bob"}), json!({}), json!([]));
+    malformed["request"]["object"] = json!(["not", "a", "tenant"]);
+    let r = post(&app, path, &malformed).await;
+    assert_eq!(r["allowed"], false);
+    assert_eq!(r["status"]["code"], 400);
 }

@@ -98,7 +98,7 @@ fn print(result: anyhow::Result<String>) -> ExitCode {
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let namespaces = std::sync::Arc::new(NamespaceCache::default());
-    let registry = serve::registry(&args.platform_namespace, namespaces.clone())?;
+    let registry = serve::registry_with(&args.platform_namespace, &args.hooks, namespaces.clone())?;
     if args.manage || args.watch_namespaces {
         let client = kube::Client::try_default().await?;
         if args.manage {

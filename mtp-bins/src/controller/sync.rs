@@ -1,6 +1,7 @@
 //! Store → cluster sync: each live tenant of the store is applied as a `Tenant` resource (the
-//! spec fields the store owns, field manager `mtp-controller-sync`), and Tenants that came from
-//! the store (annotation `mtp.dev/store-id`) whose record was deleted are deleted.
+//! spec fields the store owns, the `app.kubernetes.io/managed-by: mtp` label and the store id,
+//! field manager `mtp-controller-sync`; re-applied when any of them differs), and Tenants that
+//! came from the store (annotation `mtp.dev/store-id`) whose record was deleted are deleted.
 //!
 //! The store is the one source of truth: a Tenant created in the cluster (with kubectl, by
 //! GitOps) is **adopted**: its spec and members become a store record (audit action
@@ -198,9 +199,13 @@ pub async fn sync_once(
     for d in &wanted {
         let name = &d.record.name;
         let id = d.record.id.to_string();
-        let current = existing
-            .get(name)
-            .is_some_and(|t| t.spec == d.spec && store_id(t) == Some(id.as_str()));
+        // The label too: `tenant-ownership.mtp.dev` protects only Tenants that carry it, and it
+        // fails open, so a label removed while the webhook was down is put back here.
+        let current = existing.get(name).is_some_and(|t| {
+            t.spec == d.spec
+                && store_id(t) == Some(id.as_str())
+                && t.labels().get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
+        });
         if current {
             report.unchanged += 1;
             continue;

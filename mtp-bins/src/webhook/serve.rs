@@ -16,7 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
-use mtp_policy::admission::hooks::NamespaceCache;
+use mtp_policy::admission::hooks::{
+    DEFAULT_EXEMPT_GROUPS, DEFAULT_EXEMPT_USERS, NamespaceCache, service_account_user,
+};
 use mtp_policy::admission::{AdmissionUid, Outcome, Registry};
 use tracing::{Instrument as _, debug, info};
 
@@ -70,6 +72,99 @@ pub struct ServeArgs {
     /// `mtp_webhook_denials_total` metric record them either way).
     #[arg(long, env = "MTP_LOG_DENIALS")]
     pub log_denials: bool,
+    /// Who the hooks let change what the platform owns.
+    #[command(flatten)]
+    pub hooks: HookArgs,
+}
+
+/// The identities the hooks treat as the platform's: flags of `mtp-webhook serve`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct HookArgs {
+    /// The platform controller's ServiceAccount, as NAMESPACE:NAME: the only one who sets a
+    /// namespace's tenant label, changes the platform's objects in tenant namespaces and a
+    /// store-owned Tenant (default: PLATFORM-NAMESPACE:mtp-controller).
+    #[arg(
+        long,
+        env = "MTP_CONTROLLER_SERVICE_ACCOUNT",
+        value_name = "NAMESPACE:NAME",
+        value_parser = parse_service_account
+    )]
+    pub controller_service_account: Option<ServiceAccount>,
+    /// A user who may change or delete the platform's objects in tenant namespaces
+    /// (managed-objects.mtp.dev), besides the controller; repeat the flag. Replaces the
+    /// defaults (the namespace controller, the garbage collector and the controller manager,
+    /// which delete a namespace's objects and a deleted Tenant's): list them again to keep them.
+    #[arg(
+        long = "managed-objects-exempt-user",
+        env = "MTP_MANAGED_OBJECTS_EXEMPT_USERS",
+        value_name = "USER",
+        value_delimiter = ',',
+        default_values = DEFAULT_EXEMPT_USERS
+    )]
+    pub exempt_users: Vec<String>,
+    /// A group whose members may change or delete the platform's objects in tenant namespaces;
+    /// repeat the flag. Replaces the default (system:masters).
+    #[arg(
+        long = "managed-objects-exempt-group",
+        env = "MTP_MANAGED_OBJECTS_EXEMPT_GROUPS",
+        value_name = "GROUP",
+        value_delimiter = ',',
+        default_values = DEFAULT_EXEMPT_GROUPS
+    )]
+    pub exempt_groups: Vec<String>,
+}
+
+impl Default for HookArgs {
+    /// The same as the flags' defaults.
+    fn default() -> HookArgs {
+        HookArgs {
+            controller_service_account: None,
+            exempt_users: DEFAULT_EXEMPT_USERS.map(str::to_owned).to_vec(),
+            exempt_groups: DEFAULT_EXEMPT_GROUPS.map(str::to_owned).to_vec(),
+        }
+    }
+}
+
+/// A ServiceAccount, by namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccount {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
+impl ServiceAccount {
+    /// Its user name, `system:serviceaccount:<namespace>:<name>`.
+    pub fn username(&self) -> String {
+        service_account_user(&self.namespace, &self.name)
+    }
+}
+
+/// Parses `NAMESPACE:NAME` (a DNS label and a DNS subdomain, as Kubernetes names them).
+pub fn parse_service_account(value: &str) -> Result<ServiceAccount, String> {
+    let usage = || {
+        format!(
+            "{value:?} is not NAMESPACE:NAME (a ServiceAccount, e.g. mtp-system:mtp-controller)"
+        )
+    };
+    let (namespace, name) = value.split_once(':').ok_or_else(usage)?;
+    let label = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
+    let subdomain = |s: &str| s.len() <= 253 && s.split('.').all(label);
+    if !label(namespace) || !subdomain(name) {
+        return Err(usage());
+    }
+    Ok(ServiceAccount {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    })
 }
 
 impl ServeArgs {
@@ -363,19 +458,158 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     }
 }
 
-/// The hooks mtp ships, for a platform in `platform_namespace`.
+/// The hooks mtp ships, for a platform in `platform_namespace`, with the default identities.
 pub fn registry(
     platform_namespace: &str,
     namespaces: Arc<NamespaceCache>,
 ) -> Result<Registry, mtp_policy::admission::RegistryError> {
+    registry_with(platform_namespace, &HookArgs::default(), namespaces)
+}
+
+/// The hooks mtp ships, for a platform in `platform_namespace`, with the identities of `hooks`.
+/// The identities change the answers only, never the webhook configurations.
+pub fn registry_with(
+    platform_namespace: &str,
+    hooks: &HookArgs,
+    namespaces: Arc<NamespaceCache>,
+) -> Result<Registry, mtp_policy::admission::RegistryError> {
     use mtp_policy::admission::Webhook;
     use mtp_policy::admission::hooks::{
-        NamespaceLabelsHook, PodSecurityHook, ProtectedNamespacesHook, TenantLabelsHook,
+        ManagedObjectsHook, NamespaceLabelsHook, PodSecurityHook, ProtectedNamespacesHook,
+        TenantLabelsHook, TenantOwnershipHook, controller_user,
     };
+    let controller = hooks.controller_service_account.as_ref().map_or_else(
+        || controller_user(platform_namespace),
+        ServiceAccount::username,
+    );
     Registry::new([
         Arc::new(PodSecurityHook::new(platform_namespace)) as Arc<dyn Webhook>,
         Arc::new(TenantLabelsHook::new(namespaces, platform_namespace)),
-        Arc::new(ProtectedNamespacesHook::new(platform_namespace)),
-        Arc::new(NamespaceLabelsHook::new(platform_namespace)),
+        Arc::new(
+            ProtectedNamespacesHook::new(platform_namespace).with_controller(controller.clone()),
+        ),
+        Arc::new(NamespaceLabelsHook::new(platform_namespace).with_controller(controller.clone())),
+        Arc::new(
+            ManagedObjectsHook::new(platform_namespace)
+                .with_controller(controller.clone())
+                .with_exempt_users(hooks.exempt_users.clone())
+                .with_exempt_groups(hooks.exempt_groups.clone()),
+        ),
+        Arc::new(TenantOwnershipHook::new(platform_namespace).with_controller(controller)),
     ])
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use clap::Parser;
+    use mtp_policy::admission::AdmissionReview;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        hooks: HookArgs,
+    }
+
+    #[test]
+    fn hook_flags_default_to_the_platform_identities() {
+        let parsed = Cli::try_parse_from(["x"]).unwrap().hooks;
+        assert_eq!(parsed, HookArgs::default());
+        let parsed = Cli::try_parse_from([
+            "x",
+            "--controller-service-account",
+            "platform:reconciler",
+            "--managed-objects-exempt-user",
+            "ops-bot",
+            "--managed-objects-exempt-user",
+            "system:serviceaccount:kube-system:namespace-controller",
+            "--managed-objects-exempt-group=platform-admins,system:masters",
+        ])
+        .unwrap()
+        .hooks;
+        assert_eq!(
+            parsed.controller_service_account.unwrap().username(),
+            "system:serviceaccount:platform:reconciler"
+        );
+        assert_eq!(
+            parsed.exempt_users,
+            [
+                "ops-bot",
+                "system:serviceaccount:kube-system:namespace-controller"
+            ]
+        );
+        assert_eq!(parsed.exempt_groups, ["platform-admins", "system:masters"]);
+        for bad in ["mtp-controller", ":x", "x:", "Mtp:x", "a:b:c", "a_b:c"] {
+            let err = Cli::try_parse_from(["x", "--controller-service-account", bad]).unwrap_err();
+            assert!(
+                err.to_string().contains("is not NAMESPACE:NAME"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    fn delete_by(user: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "u",
+                "kind": {"group": "rbac.authorization.k8s.io", "version": "v1", "kind": "RoleBinding"},
+                "resource": {"group": "rbac.authorization.k8s.io", "version": "v1", "resource": "rolebindings"},
+                "namespace": "tenant-acme",
+                "name": "tenant-admins",
+                "operation": "DELETE",
+                "userInfo": {"username": user},
+                "oldObject": {"metadata": {"labels": {"app.kubernetes.io/managed-by": "mtp", "mtp.dev/tenant": "acme"}}},
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_registry_takes_the_identities_from_the_flags() {
+        let hooks = Cli::try_parse_from([
+            "x",
+            "--controller-service-account=platform:reconciler",
+            "--managed-objects-exempt-user=ops-bot",
+        ])
+        .unwrap()
+        .hooks;
+        let registry = registry_with("mtp-system", &hooks, Arc::default()).unwrap();
+        let managed = registry
+            .hooks()
+            .iter()
+            .find(|h| h.name() == "managed-objects.mtp.dev")
+            .unwrap();
+        for (user, allowed) in [
+            ("system:serviceaccount:platform:reconciler", true),
+            ("ops-bot", true),
+            ("system:serviceaccount:mtp-system:mtp-controller", false),
+            (
+                "system:serviceaccount:kube-system:namespace-controller",
+                false,
+            ),
+        ] {
+            let body = delete_by(user);
+            let review: AdmissionReview<'_> = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                managed.admit(review.request().unwrap()).allowed,
+                allowed,
+                "{user}"
+            );
+        }
+        // The defaults: the platform namespace's mtp-controller and the namespace controller.
+        let defaults = super::registry("mtp-system", Arc::default()).unwrap();
+        let managed = &defaults.hooks()[4];
+        for user in [
+            "system:serviceaccount:mtp-system:mtp-controller",
+            "system:serviceaccount:kube-system:namespace-controller",
+        ] {
+            let body = delete_by(user);
+            let review: AdmissionReview<'_> = serde_json::from_slice(&body).unwrap();
+            assert!(managed.admit(review.request().unwrap()).allowed, "{user}");
+        }
+    }
 }

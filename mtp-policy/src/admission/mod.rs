@@ -24,6 +24,7 @@
 
 mod config;
 pub mod hooks;
+pub mod matching;
 mod request;
 mod router;
 

@@ -1,12 +1,17 @@
-//! The webhooks mtp ships.
+//! The webhooks mtp ships, and what each does while the webhook server is down (the full matrix,
+//! request by request: `docs/operations.md`, "While the webhook is down"; tested against the
+//! generated configurations by `mtp-bins/tests/webhook_outage.rs`).
 //!
-//! | hook | kind | failure policy | why that policy |
-//! |---|---|---|---|
-//! | `pod-security.mtp.dev` | validating | Fail | a tenant pod must never skip the guardrail; only tenant namespaces are selected, so an outage blocks tenant pod writes, never the platform |
-//! | `tenant-labels.mtp.dev` | mutating | Ignore | the label is bookkeeping; an outage must not stop tenants from deploying |
-//! | `protected-namespaces.mtp.dev` | validating | Ignore | it guards kube-system and the platform namespace themselves: failing closed would lock the platform out during an outage; RBAC stays the first line |
-//! | `namespace-labels.mtp.dev` | validating | Fail | a spoofed `mtp.dev/tenant` label would bypass NetworkPolicy isolation; namespaces are written rarely and the system namespaces are excluded |
+//! | hook | kind | failure policy | selects | why that policy |
+//! |---|---|---|---|---|
+//! | `pod-security.mtp.dev` | validating | Fail | pod and workload writes in tenant namespaces | a tenant pod must never skip the guardrail; only tenant namespaces are selected, so an outage blocks tenant pod writes, never the platform or other namespaces |
+//! | `tenant-labels.mtp.dev` | mutating | Ignore | pod and workload writes in tenant namespaces | the label is bookkeeping; an outage must not stop tenants from deploying |
+//! | `protected-namespaces.mtp.dev` | validating | Ignore | writes in and of kube-system, kube-public, kube-node-lease, default and the platform namespace | it guards the platform itself: failing closed would lock the platform out during an outage; RBAC stays the first line |
+//! | `namespace-labels.mtp.dev` | validating | Fail | CREATE and UPDATE of namespaces whose old or new object carries `mtp.dev/tenant` (objectSelector), the protected namespaces excluded | a spoofed `mtp.dev/tenant` label would bypass NetworkPolicy isolation; namespaces without the label are never selected, so anyone RBAC allows creates, changes and deletes them during an outage |
+//! | `managed-objects.mtp.dev` | validating | Fail | UPDATE and DELETE of the NetworkPolicies, LimitRanges, ResourceQuotas and RoleBindings labelled `app.kubernetes.io/managed-by=mtp` in tenant namespaces | letting a tenant delete `tenant-isolation` or the platform's RoleBindings would break isolation; a tenant's own objects are not selected |
+//! | `tenant-ownership.mtp.dev` | validating | Ignore | UPDATE and DELETE of Tenants labelled `app.kubernetes.io/managed-by=mtp` | only cluster administrators write Tenants, and the store sync re-applies a changed spec within seconds |
 
+mod managed;
 mod namespaces;
 mod pod_security;
 mod protected;
@@ -14,6 +19,11 @@ mod tenant_labels;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 
+pub use managed::{
+    DEFAULT_EXEMPT_GROUPS, DEFAULT_EXEMPT_USERS, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+    ManagedObjectsHook, STORE_ID_ANNOTATION, TenantOwnershipHook, controller_user,
+    service_account_user,
+};
 pub use namespaces::{NamespaceCache, TenantLookup};
 pub use pod_security::PodSecurityHook;
 pub use protected::{NamespaceLabelsHook, ProtectedNamespacesHook};

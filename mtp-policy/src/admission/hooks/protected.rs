@@ -4,7 +4,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::Deserialize;
 
-use super::{NAMESPACE_NAME_LABEL, TENANT_LABEL, requirement, system_namespaces};
+use super::{NAMESPACE_NAME_LABEL, TENANT_LABEL, controller_user, requirement, system_namespaces};
 use crate::admission::{
     FailurePolicy, Operation, Request, Response, Rule, Scope, Webhook, WebhookKind,
 };
@@ -39,7 +39,7 @@ impl Guard {
             .into_iter()
             .map(str::to_owned)
             .collect(),
-            platform_user: format!("system:serviceaccount:{platform_namespace}:mtp-controller"),
+            platform_user: controller_user(platform_namespace),
         }
     }
 
@@ -135,6 +135,13 @@ impl ProtectedNamespacesHook {
     /// With other allowed groups (replacing the defaults).
     pub fn with_allowed_groups(mut self, groups: Vec<String>) -> ProtectedNamespacesHook {
         self.guard.allowed_groups = groups;
+        self
+    }
+
+    /// With the platform controller's user name (`system:serviceaccount:<namespace>:<name>`), the
+    /// only one who may set a namespace's tenant label.
+    pub fn with_controller(mut self, username: impl Into<String>) -> ProtectedNamespacesHook {
+        self.guard.platform_user = username.into();
         self
     }
 
@@ -241,6 +248,12 @@ impl NamespaceLabelsHook {
             guard: Guard::new(platform_namespace),
         }
     }
+
+    /// With the platform controller's user name (`system:serviceaccount:<namespace>:<name>`).
+    pub fn with_controller(mut self, username: impl Into<String>) -> NamespaceLabelsHook {
+        self.guard.platform_user = username.into();
+        self
+    }
 }
 
 impl Webhook for NamespaceLabelsHook {
@@ -282,11 +295,25 @@ impl Webhook for NamespaceLabelsHook {
         })
     }
 
+    /// Only namespaces whose old or new object carries the tenant label: on UPDATE the apiserver
+    /// matches either, so setting, changing and removing the label are all seen, and a namespace
+    /// that never carries it is never intercepted (nor refused while the webhook is down).
+    fn object_selector(&self) -> Option<LabelSelector> {
+        Some(LabelSelector {
+            match_expressions: Some(vec![requirement(TENANT_LABEL, "Exists", None)]),
+            match_labels: None,
+        })
+    }
+
     fn doc(&self) -> &str {
         "Refuses setting, changing or removing a namespace's mtp.dev/tenant label by anyone but the \
          platform's service account: the label decides which namespaces a tenant's NetworkPolicy \
-         admits, so a spoofed label would bypass isolation. Fails closed; the system and platform \
-         namespaces are excluded (protected-namespaces guards them)."
+         admits, so a spoofed label would bypass isolation. Only CREATE and UPDATE of namespaces \
+         whose old or new object carries the label are selected. Fails closed: while the webhook \
+         is down, a namespace cannot be created with the label nor a tenant namespace be changed; \
+         namespaces without the label are created, changed and deleted as RBAC allows, and \
+         deleting a tenant namespace is never intercepted. The system and platform namespaces are \
+         excluded (protected-namespaces guards them)."
     }
 
     fn admit(&self, request: &Request<'_>) -> Response {
