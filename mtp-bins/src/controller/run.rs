@@ -385,9 +385,21 @@ pub async fn run_with(
         let metrics = metrics.clone();
         let interval = Duration::from_secs(args.sync_seconds);
         tokio::spawn(async move {
-            if tenants.wait_until_ready().await.is_ok() {
-                sync::run_forever(store, client, tenants, interval, metrics).await;
+            // kube's `Store::wait_until_ready` wakes only the last task that polled it (it waits
+            // on a oneshot receiver, which keeps one waker), and the controller's own runner
+            // waits on the same store: without a new poll now and then, the sync could wait
+            // forever (`tests/rbac_shipped.rs` caught it). Once ready, it answers at once.
+            loop {
+                match tokio::time::timeout(Duration::from_secs(1), tenants.wait_until_ready())
+                    .await
+                {
+                    Ok(Ok(())) => break,
+                    // The writer is gone: the controller stopped.
+                    Ok(Err(_)) => return,
+                    Err(_) => {}
+                }
             }
+            sync::run_forever(store, client, tenants, interval, metrics).await;
         });
     }
     let controller = controller
