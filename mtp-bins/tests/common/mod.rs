@@ -1,7 +1,10 @@
 //! The mocked apiserver of the controller tests (the kube-rs controller pattern): a verifier that
 //! asserts the method, path, query and body of each expected call, answers it, and fails if a
-//! call never comes.
+//! call never comes. Every call is recorded as the authorization checks it needs
+//! ([`recorder`]), so `tests/rbac_shipped.rs` can hold it against the shipped RBAC.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+pub mod recorder;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,10 +19,21 @@ use serde_json::{Value, json};
 /// The test side of the mocked apiserver.
 pub type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 
-/// A client over a mocked apiserver, and its handle.
+/// A client over a mocked apiserver, and its handle. Its calls are recorded into
+/// [`recorder::recorded_by_mocks`].
 pub fn mock_client() -> (kube::Client, Handle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    (kube::Client::new(service, "default"), handle)
+    let client = recorder::recording_client(service, recorder::recorded_by_mocks());
+    (client, handle)
+}
+
+/// A client over a mocked apiserver, its handle, and the recording of its calls alone (they are
+/// also recorded into [`recorder::recorded_by_mocks`]).
+pub fn mock_client_recorded() -> (kube::Client, Handle, recorder::Recording) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let recording = recorder::Recording::default();
+    let client = recorder::recording_client(service, recording.clone());
+    (client, handle, recording)
 }
 
 /// A reconcile context over a mocked apiserver, the writers of its caches, and the handle.
