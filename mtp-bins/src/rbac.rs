@@ -5,10 +5,10 @@
 //! make (`mtp-bins/tests/rbac_shipped.rs`), and by anyone who wants to ask "would this
 //! ServiceAccount be allowed to do that?" without a cluster.
 //!
-//! What it follows, from the Kubernetes sources:
-//! - [`request_attributes`]: `RequestInfoFactory.NewRequestInfo`
+//! Where each part comes from in the Kubernetes sources:
+//! - [`request_attributes`] follows `RequestInfoFactory.NewRequestInfo`
 //!   (`staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go`).
-//! - [`required_attributes`]: the extra checks made while a request is served. A server-side
+//! - [`required_attributes`] adds the extra checks made while a request is served. A server-side
 //!   apply (`PATCH` with `application/apply-patch+yaml`) of an object that does not exist yet is
 //!   also authorized as `create`, with the object's name: `PatchResource` builds
 //!   `createAuthorizerAttributes` (`Verb: "create"`, `Name: name`) and wraps the create
@@ -17,7 +17,7 @@
 //!   A RoleBinding or ClusterRoleBinding write is also authorized as `bind` on the role it
 //!   references (`BindingAuthorized`, `pkg/registry/rbac/escalation_check.go`), unless the
 //!   writer already holds every permission of that role (not modelled: mtp relies on `bind`).
-//! - [`rule_allows`]: `RuleAllows`, `VerbMatches`, `APIGroupMatches`, `ResourceMatches`,
+//! - [`rule_allows`] follows `RuleAllows`, `VerbMatches`, `APIGroupMatches`, `ResourceMatches`,
 //!   `ResourceNameMatches` (`pkg/apis/rbac/v1/evaluation_helpers.go`); Role rules apply in their
 //!   namespace only, a ClusterRole bound by a ClusterRoleBinding everywhere, a ClusterRole bound
 //!   by a RoleBinding in that binding's namespace (`pkg/registry/rbac/validation/rule.go`).
@@ -111,7 +111,12 @@ impl fmt::Display for Attributes {
         } else {
             self.api_group.as_str()
         };
-        write!(f, "{} {} (group {group})", self.verb, self.combined_resource())?;
+        write!(
+            f,
+            "{} {} (group {group})",
+            self.verb,
+            self.combined_resource()
+        )?;
         if !self.name.is_empty() {
             write!(f, " name {:?}", self.name)?;
         }
@@ -154,7 +159,13 @@ pub fn request_attributes(
     let (api_group, rest) = match parts.as_slice() {
         ["api", _version, rest @ ..] => ("", rest),
         ["apis", group, _version, rest @ ..] => (*group, rest),
-        _ => return Err(not_resource(method, path, "no /api/VERSION or /apis/GROUP/VERSION")),
+        _ => {
+            return Err(not_resource(
+                method,
+                path,
+                "no /api/VERSION or /apis/GROUP/VERSION",
+            ));
+        }
     };
     let (mut verb, mut rest) = match rest {
         ["watch", rest @ ..] => ("watch", rest),
@@ -239,7 +250,13 @@ pub fn required_attributes(
         if let (Some(resource), Some(name)) = (resource, role_ref["name"].as_str()) {
             let group = role_ref["apiGroup"].as_str().unwrap_or(RBAC_GROUP);
             // Checked in the binding's namespace ("" for a ClusterRoleBinding).
-            out.push(Attributes::new("bind", group, resource, &attrs.namespace, name));
+            out.push(Attributes::new(
+                "bind",
+                group,
+                resource,
+                &attrs.namespace,
+                name,
+            ));
         }
     }
     Ok(out)
@@ -275,7 +292,7 @@ pub fn rule_allows(rule: &PolicyRule, attrs: &Attributes) -> bool {
     }
     match rule.resource_names.as_deref() {
         None | Some([]) => true,
-        Some(names) => names.iter().any(|n| *n == attrs.name),
+        Some(names) => names.contains(&attrs.name),
     }
 }
 
@@ -356,7 +373,10 @@ pub struct Policy {
 fn parse<T: DeserializeOwned>(object: &Value) -> Result<T, RbacError> {
     serde_json::from_value(object.clone()).map_err(|e| RbacError::InvalidObject {
         kind: object["kind"].as_str().unwrap_or("?").to_owned(),
-        name: object["metadata"]["name"].as_str().unwrap_or("?").to_owned(),
+        name: object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned(),
         message: e.to_string(),
     })
 }
@@ -364,7 +384,9 @@ fn parse<T: DeserializeOwned>(object: &Value) -> Result<T, RbacError> {
 impl Policy {
     /// The policy of the RBAC objects among `objects` (other kinds are skipped), e.g. the
     /// objects `mtpctl install` renders.
-    pub fn from_objects<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Result<Self, RbacError> {
+    pub fn from_objects<'a>(
+        objects: impl IntoIterator<Item = &'a Value>,
+    ) -> Result<Self, RbacError> {
         let mut policy = Policy::default();
         for object in objects {
             if object["apiVersion"].as_str() != Some("rbac.authorization.k8s.io/v1") {
@@ -581,15 +603,30 @@ mod tests {
     fn the_request_info_resolver_is_followed() {
         let a = |v, g, r, s, ns, n| Attributes::new(v, g, r, ns, n).with_subresource(s);
         let cases = [
-            ("GET", "/api/v1/namespaces", None, a("list", "", "namespaces", "", "", "")),
+            (
+                "GET",
+                "/api/v1/namespaces",
+                None,
+                a("list", "", "namespaces", "", "", ""),
+            ),
             (
                 "GET",
                 "/api/v1/namespaces",
                 Some("labelSelector=x&watch=true&resourceVersion=1"),
                 a("watch", "", "namespaces", "", "", ""),
             ),
-            ("GET", "/api/v1/namespaces", Some("watch=0"), a("list", "", "namespaces", "", "", "")),
-            ("GET", "/api/v1/watch/namespaces", None, a("watch", "", "namespaces", "", "", "")),
+            (
+                "GET",
+                "/api/v1/namespaces",
+                Some("watch=0"),
+                a("list", "", "namespaces", "", "", ""),
+            ),
+            (
+                "GET",
+                "/api/v1/watch/namespaces",
+                None,
+                a("watch", "", "namespaces", "", "", ""),
+            ),
             (
                 "GET",
                 "/api/v1/namespaces/acme",
@@ -618,7 +655,14 @@ mod tests {
                 "POST",
                 "/apis/coordination.k8s.io/v1/namespaces/mtp-system/leases",
                 None,
-                a("create", "coordination.k8s.io", "leases", "", "mtp-system", ""),
+                a(
+                    "create",
+                    "coordination.k8s.io",
+                    "leases",
+                    "",
+                    "mtp-system",
+                    "",
+                ),
             ),
             (
                 "PATCH",
@@ -634,7 +678,11 @@ mod tests {
             ),
         ];
         for (method, path, query, want) in cases {
-            assert_eq!(attrs(method, path, query), want, "{method} {path} {query:?}");
+            assert_eq!(
+                attrs(method, path, query),
+                want,
+                "{method} {path} {query:?}"
+            );
         }
         assert!(request_attributes("GET", "/healthz", None).is_err());
         assert!(request_attributes("GET", "/apis/mtp.dev", None).is_err());
@@ -643,7 +691,8 @@ mod tests {
     #[test]
     fn an_apply_also_needs_create_and_a_binding_needs_bind() {
         let path = "/apis/rbac.authorization.k8s.io/v1/namespaces/t/rolebindings/admins";
-        let body = json!({"roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": "admin"}});
+        let body =
+            json!({"roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": "admin"}});
         let got = required_attributes(
             "PATCH",
             path,
@@ -654,8 +703,14 @@ mod tests {
         .unwrap();
         let verbs: Vec<&str> = got.iter().map(|a| a.verb.as_str()).collect();
         assert_eq!(verbs, ["patch", "create", "bind"]);
-        assert_eq!(got[1].name, "admins", "apply-create is authorized with the name");
-        assert_eq!(got[2], Attributes::new("bind", RBAC_GROUP, "clusterroles", "t", "admin"));
+        assert_eq!(
+            got[1].name, "admins",
+            "apply-create is authorized with the name"
+        );
+        assert_eq!(
+            got[2],
+            Attributes::new("bind", RBAC_GROUP, "clusterroles", "t", "admin")
+        );
         let merge = required_attributes(
             "PATCH",
             "/apis/mtp.dev/v1alpha1/tenants/acme",
@@ -678,17 +733,46 @@ mod tests {
         let list = Attributes::new("list", "mtp.dev", "tenants", "", "");
         let post = Attributes::new("create", "mtp.dev", "tenants", "", "");
         let r = |v| rule(v);
-        assert!(rule_allows(&r(json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]})), &status));
-        assert!(rule_allows(&r(json!({"verbs": ["get"], "apiGroups": ["mtp.dev"], "resources": ["tenants"]})), &get_acme));
-        assert!(!rule_allows(&r(json!({"verbs": ["get"], "apiGroups": ["mtp.dev"], "resources": ["tenants"]})), &status), "a subresource is its own resource");
-        assert!(rule_allows(&r(json!({"verbs": ["get"], "apiGroups": ["mtp.dev"], "resources": ["*/status"]})), &status));
-        assert!(!rule_allows(&r(json!({"verbs": ["get"], "apiGroups": ["mtp.dev"], "resources": ["*/status"]})), &get_acme));
-        assert!(!rule_allows(&r(json!({"verbs": ["get"], "apiGroups": [""], "resources": ["tenants"]})), &get_acme));
-        let named = r(json!({"verbs": ["get", "list", "create"], "apiGroups": ["mtp.dev"], "resources": ["tenants"], "resourceNames": ["acme"]}));
+        assert!(rule_allows(
+            &r(json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]})),
+            &status
+        ));
+        assert!(rule_allows(
+            &r(json!({"verbs": ["get"], "apiGroups": ["mtp.dev"], "resources": ["tenants"]})),
+            &get_acme
+        ));
+        assert!(
+            !rule_allows(
+                &r(json!({"verbs": ["get"], "apiGroups": ["mtp.dev"], "resources": ["tenants"]})),
+                &status
+            ),
+            "a subresource is its own resource"
+        );
+        assert!(rule_allows(
+            &r(json!({"verbs": ["get"], "apiGroups": ["mtp.dev"], "resources": ["*/status"]})),
+            &status
+        ));
+        assert!(!rule_allows(
+            &r(json!({"verbs": ["get"], "apiGroups": ["mtp.dev"], "resources": ["*/status"]})),
+            &get_acme
+        ));
+        assert!(!rule_allows(
+            &r(json!({"verbs": ["get"], "apiGroups": [""], "resources": ["tenants"]})),
+            &get_acme
+        ));
+        let named = r(
+            json!({"verbs": ["get", "list", "create"], "apiGroups": ["mtp.dev"], "resources": ["tenants"], "resourceNames": ["acme"]}),
+        );
         assert!(rule_allows(&named, &get_acme));
-        assert!(!rule_allows(&named, &list), "resourceNames never allow a list");
+        assert!(
+            !rule_allows(&named, &list),
+            "resourceNames never allow a list"
+        );
         assert!(!rule_allows(&named, &post), "nor a create without a name");
-        assert!(!rule_allows(&r(json!({"verbs": ["get"], "nonResourceURLs": ["/healthz"]})), &get_acme));
+        assert!(!rule_allows(
+            &r(json!({"verbs": ["get"], "nonResourceURLs": ["/healthz"]})),
+            &get_acme
+        ));
     }
 
     #[test]
@@ -713,18 +797,50 @@ mod tests {
         let other = ServiceAccount::new("sys", "other");
         let lease = |ns: &str| Attributes::new("update", "coordination.k8s.io", "leases", ns, "l");
         let secret = |ns: &str| Attributes::new("get", "", "secrets", ns, "s");
-        assert!(matches!(policy.authorize(&ctl, &lease("sys")), Decision::Allowed(_)));
-        assert!(matches!(policy.authorize(&ctl, &lease("team")), Decision::Denied { .. }), "a Role applies in its namespace");
-        assert!(matches!(policy.authorize(&ctl, &secret("team")), Decision::Allowed(_)));
-        assert!(matches!(policy.authorize(&ctl, &secret("sys")), Decision::Denied { .. }), "a ClusterRole via a RoleBinding applies in that namespace");
-        assert!(matches!(policy.authorize(&other, &secret("anywhere")), Decision::Allowed(_)), "via a ClusterRoleBinding everywhere");
+        assert!(matches!(
+            policy.authorize(&ctl, &lease("sys")),
+            Decision::Allowed(_)
+        ));
+        assert!(
+            matches!(
+                policy.authorize(&ctl, &lease("team")),
+                Decision::Denied { .. }
+            ),
+            "a Role applies in its namespace"
+        );
+        assert!(matches!(
+            policy.authorize(&ctl, &secret("team")),
+            Decision::Allowed(_)
+        ));
+        assert!(
+            matches!(
+                policy.authorize(&ctl, &secret("sys")),
+                Decision::Denied { .. }
+            ),
+            "a ClusterRole via a RoleBinding applies in that namespace"
+        );
+        assert!(
+            matches!(
+                policy.authorize(&other, &secret("anywhere")),
+                Decision::Allowed(_)
+            ),
+            "via a ClusterRoleBinding everywhere"
+        );
         match policy.authorize(&other, &lease("sys")) {
-            Decision::Denied { consulted } => assert_eq!(consulted, ["ClusterRole/reader (via ClusterRoleBinding/reader-other)"]),
+            Decision::Denied { consulted } => assert_eq!(
+                consulted,
+                ["ClusterRole/reader (via ClusterRoleBinding/reader-other)"]
+            ),
             Decision::Allowed(g) => panic!("allowed by {}", g.describe()),
         }
         let unused = unused_permissions(&policy.grants_for(&ctl), &[lease("sys")]);
         let unused: Vec<String> = unused.iter().map(ToString::to_string).collect();
-        assert_eq!(unused, ["ClusterRole/reader rules[0] (via RoleBinding/team/reader): `get` on secrets (group core)"]);
+        assert_eq!(
+            unused,
+            [
+                "ClusterRole/reader rules[0] (via RoleBinding/team/reader): `get` on secrets (group core)"
+            ]
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Tenant status read from the cluster's Tenant resources, against a mocked apiserver
-//! (`common::mock_client`, which records each call for the RBAC check): ready, not yet created
+//! (`common::mock_client_as`, which refuses what the shipped RBAC refuses): ready, not yet created
 //! (pending), unreadable (unknown). The API only reads: every call it makes is a GET.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -66,7 +66,7 @@ async fn status_comes_from_the_tenant_resource() {
         )
         .await
         .unwrap();
-    let (client, mut handle) = common::mock_client();
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::APISERVER);
     let mut state = ApiState::new(
         store,
         Arc::new(NoAuth::new("dev", vec!["mtp:platform-admins".into()])),

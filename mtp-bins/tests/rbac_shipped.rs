@@ -26,7 +26,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
-use common::recorder::Recorded;
+use common::recorder::{PLATFORM_NAMESPACE, Recorded, shipped_objects};
 use common::{Handle, failure, mock_client_recorded, plan_of, respond};
 use mtp_bins::controller::run::{Parts, RunArgs, run_with};
 use mtp_bins::controller::sync::STORE_ID_ANNOTATION;
@@ -34,11 +34,7 @@ use mtp_bins::controller::{ControllerMetrics, FINALIZER, RETAIN_ANNOTATION};
 use mtp_bins::install::{APISERVER, CONTROLLER, WEBHOOK};
 use mtp_bins::rbac::{Attributes, Decision, Policy, ServiceAccount, unused_permissions};
 use mtp_core::{NewTenant, PlatformSettings, Store, Tenant, TenantFields, Tier, TierCatalogue};
-use serde::Deserialize as _;
 use serde_json::{Value, json};
-
-/// The platform namespace of the shipped base (its ServiceAccounts live there).
-const PLATFORM_NAMESPACE: &str = "mtp-system";
 
 /// Permissions the shipped rules may grant although no mocked flow uses them: (ServiceAccount,
 /// verb, resource, why). Keep it short; each entry is a call the mocks cannot reach.
@@ -46,30 +42,6 @@ const UNUSED_ALLOWED: &[(&str, &str, &str, &str)] = &[];
 
 // ---------------------------------------------------------------------------------------------
 // The shipped RBAC
-
-/// Every object of the shipped Kustomize base (`deploy/base`, the files its kustomization lists).
-fn shipped_objects() -> Vec<Value> {
-    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/base");
-    let kustomization = std::fs::read_to_string(base.join("kustomization.yaml")).unwrap();
-    let files: Vec<&str> = kustomization
-        .lines()
-        .filter_map(|l| l.strip_prefix("- "))
-        .collect();
-    assert!(!files.is_empty(), "deploy/base/kustomization.yaml lists no resources");
-    let mut out = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(base.join(file))
-            .unwrap_or_else(|e| panic!("cannot read deploy/base/{file}: {e}"));
-        for doc in serde_yaml::Deserializer::from_str(&text) {
-            let v = Value::deserialize(doc)
-                .unwrap_or_else(|e| panic!("deploy/base/{file} is not YAML: {e}"));
-            if !v.is_null() {
-                out.push(v);
-            }
-        }
-    }
-    out
-}
 
 fn service_account(name: &str) -> ServiceAccount {
     ServiceAccount::new(PLATFORM_NAMESPACE, name)
@@ -119,11 +91,15 @@ fn unused(policy: &Policy, sa: &ServiceAccount, calls: &[Recorded]) -> Vec<Strin
     unused_permissions(&policy.grants_for(sa), &used)
         .into_iter()
         .filter(|p| {
-            !UNUSED_ALLOWED
-                .iter()
-                .any(|(who, verb, resource, _)| *who == sa.name && *verb == p.verb && *resource == p.resource)
+            !UNUSED_ALLOWED.iter().any(|(who, verb, resource, _)| {
+                *who == sa.name && *verb == p.verb && *resource == p.resource
+            })
         })
-        .map(|p| format!("{sa}: {p} is used by no recorded call; remove it (or allowlist it with the reason)"))
+        .map(|p| {
+            format!(
+                "{sa}: {p} is used by no recorded call; remove it (or allowlist it with the reason)"
+            )
+        })
         .collect()
 }
 
@@ -160,12 +136,9 @@ fn serve(mut handle: Handle, cluster: Arc<Mutex<Cluster>>, fail: fn(&str) -> boo
         while let Some((request, send)) = handle.next_request().await {
             let method = request.method().clone();
             let path = request.uri().path().to_owned();
-            let attrs = mtp_bins::rbac::request_attributes(
-                method.as_str(),
-                &path,
-                request.uri().query(),
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+            let attrs =
+                mtp_bins::rbac::request_attributes(method.as_str(), &path, request.uri().query())
+                    .unwrap_or_else(|e| panic!("{e}"));
             let bytes = request.into_body().collect_bytes().await.unwrap();
             let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let mut c = cluster.lock().unwrap();
@@ -179,7 +152,10 @@ fn serve(mut handle: Handle, cluster: Arc<Mutex<Cluster>>, fail: fn(&str) -> boo
                 .then(|| c.tenants.get(&attrs.name).cloned())
                 .flatten();
             let (status, reply) = if fail(&call) {
-                (500, failure(500, "InternalError", "etcdserver: request timed out"))
+                (
+                    500,
+                    failure(500, "InternalError", "etcdserver: request timed out"),
+                )
             } else if attrs.resource == "leases" {
                 match attrs.verb.as_str() {
                     "get" => match &c.lease {
@@ -196,11 +172,17 @@ fn serve(mut handle: Handle, cluster: Arc<Mutex<Cluster>>, fail: fn(&str) -> boo
             } else if attrs.verb == "list" && attrs.resource == "tenants" {
                 (200, list_of(c.tenants.values().cloned().collect()))
             } else if attrs.verb == "list" {
-                (200, list_of(c.lists.get(&path).cloned().unwrap_or_default()))
+                (
+                    200,
+                    list_of(c.lists.get(&path).cloned().unwrap_or_default()),
+                )
             } else if attrs.verb == "get" {
                 match stored_tenant {
                     Some(t) => (200, t),
-                    None => (404, failure(404, "NotFound", &format!("{} not found", attrs.resource))),
+                    None => (
+                        404,
+                        failure(404, "NotFound", &format!("{} not found", attrs.resource)),
+                    ),
                 }
             } else if attrs.verb == "delete" {
                 (200, status_success())
@@ -293,13 +275,20 @@ async fn controller_calls() -> Vec<Recorded> {
     // orphan: came from the store, whose record is gone: the sync deletes it.
     let mut orphan = tenant("orphan", 5);
     orphan.metadata.annotations = Some(
-        [(STORE_ID_ANNOTATION.to_owned(), "9b2e4f1a-0000-4000-8000-000000000001".to_owned())].into(),
+        [(
+            STORE_ID_ANNOTATION.to_owned(),
+            "9b2e4f1a-0000-4000-8000-000000000001".to_owned(),
+        )]
+        .into(),
     );
     orphan.metadata.finalizers = Some(vec![FINALIZER.into()]);
     {
         let mut c = cluster.lock().unwrap();
         for t in [&acme, &gone, &kept, &flaky, &orphan] {
-            c.tenants.insert(t.metadata.name.clone().unwrap(), serde_json::to_value(t).unwrap());
+            c.tenants.insert(
+                t.metadata.name.clone().unwrap(),
+                serde_json::to_value(t).unwrap(),
+            );
         }
         let mut namespaces = vec![renamed(&acme_plan.namespaces[0], "tenant-acme-old")];
         namespaces.extend(plan_of(&gone).namespaces.iter().map(value));
@@ -441,7 +430,10 @@ async fn webhook_calls() -> Vec<Recorded> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(!cluster.lock().unwrap().watches.is_empty(), "the namespaces are watched");
+    assert!(
+        !cluster.lock().unwrap().watches.is_empty(),
+        "the namespaces are watched"
+    );
     watch.abort();
     recording.calls()
 }
@@ -452,11 +444,10 @@ async fn apiserver_calls() -> Vec<Recorded> {
 
     let (client, handle, recording) = mock_client_recorded();
     let cluster = Arc::new(Mutex::new(Cluster::default()));
-    cluster
-        .lock()
-        .unwrap()
-        .tenants
-        .insert("acme".into(), serde_json::to_value(tenant("acme", 1)).unwrap());
+    cluster.lock().unwrap().tenants.insert(
+        "acme".into(),
+        serde_json::to_value(tenant("acme", 1)).unwrap(),
+    );
     serve(handle, cluster, |_| false);
     let view = KubeStatus::new(client).status("acme").await;
     assert_eq!(view.state, "pending", "the Tenant was read: {view:?}");
@@ -516,18 +507,25 @@ fn dropping_any_shipped_verb_refuses_a_recorded_call() {
         if !matches!(object["kind"].as_str(), Some("Role" | "ClusterRole")) {
             continue;
         }
-        let role = format!(
-            "{}/{}",
-            object["kind"].as_str().unwrap(),
-            object["metadata"]["name"].as_str().unwrap()
-        );
+        // As the denials name it: ClusterRole/NAME or Role/NAMESPACE/NAME.
+        let role = match object["metadata"]["namespace"].as_str() {
+            Some(ns) => format!("Role/{ns}/{}", object["metadata"]["name"].as_str().unwrap()),
+            None => format!(
+                "ClusterRole/{}",
+                object["metadata"]["name"].as_str().unwrap()
+            ),
+        };
         let rules = object["rules"].as_array().cloned().unwrap_or_default();
         for (r, rule) in rules.iter().enumerate() {
             for verb in rule["verbs"].as_array().unwrap() {
                 let verb = verb.as_str().unwrap();
                 let allowed = UNUSED_ALLOWED.iter().any(|(_, v, res, _)| {
                     *v == verb
-                        && rule["resources"].as_array().unwrap().iter().any(|x| x == res)
+                        && rule["resources"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|x| x == res)
                 });
                 if allowed {
                     continue;
@@ -537,14 +535,19 @@ fn dropping_any_shipped_verb_refuses_a_recorded_call() {
                 verbs.retain(|v| v != verb);
                 let policy = Policy::from_objects(&mutated).unwrap();
                 let (denied, _) = check_all(&policy);
+                // A call refused for want of exactly this verb (not one refused anyway).
+                let needs = format!("needs `{verb} ");
                 assert!(
-                    !denied.is_empty(),
-                    "{role} rules[{r}] without `{verb}` still allows every recorded call: \
-                     the verb is redundant"
+                    denied.iter().any(|d| d.contains(&needs)),
+                    "{role} rules[{r}] without `{verb}` still allows every recorded call that \
+                     needs it: the verb is redundant (refused: {denied:#?})"
                 );
                 assert!(
-                    denied.iter().all(|d| d.contains("consulted:") && d.contains("needs `")),
-                    "{denied:?}"
+                    denied
+                        .iter()
+                        .filter(|d| d.contains(&needs))
+                        .any(|d| d.contains("consulted: ") && d.contains(&role)),
+                    "the refusal names the role consulted, {role}: {denied:#?}"
                 );
                 checked += 1;
             }
@@ -575,8 +578,48 @@ fn a_call_without_its_rule_is_refused_with_the_call_and_the_roles_named() {
     );
     assert!(
         denied[1].contains("ClusterRole/mtp-controller (via ClusterRoleBinding/mtp-controller)")
-            && denied[1].contains("Role/mtp-system/mtp-controller (via RoleBinding/mtp-system/mtp-controller)"),
+            && denied[1].contains(
+                "Role/mtp-system/mtp-controller (via RoleBinding/mtp-system/mtp-controller)"
+            ),
         "{}",
         denied[1]
     );
+}
+
+#[tokio::test]
+async fn the_ordinary_mocks_refuse_what_the_shipped_rbac_refuses() {
+    use k8s_openapi::api::core::v1::Secret;
+
+    let (client, mut handle) = common::mock_client_as(WEBHOOK);
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(client, PLATFORM_NAMESPACE);
+    // Only its own Secret: any other is refused before it reaches the mock.
+    let err = secrets.get("mtp-database").await.unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("not an API error: {err}")
+    };
+    assert_eq!(status.code, 403);
+    assert!(
+        status
+            .message
+            .contains("system:serviceaccount:mtp-system:mtp-webhook")
+            && status.message.contains("cannot get resource \"secrets\"")
+            && status.message.contains("Role/mtp-system/mtp-webhook"),
+        "{}",
+        status.message
+    );
+    // Its own Secret is allowed through to the mock.
+    let answer = tokio::spawn(async move {
+        let (request, send) = handle.next_request().await.unwrap();
+        assert_eq!(
+            request.uri().path(),
+            "/api/v1/namespaces/mtp-system/secrets/mtp-webhook-tls"
+        );
+        respond(
+            send,
+            404,
+            &failure(404, "NotFound", "secrets \"mtp-webhook-tls\" not found"),
+        );
+    });
+    assert!(secrets.get_opt("mtp-webhook-tls").await.unwrap().is_none());
+    answer.await.unwrap();
 }

@@ -119,7 +119,7 @@ async fn expect_service_and_configurations(handle: &mut Handle, ca: &str) {
 
 #[tokio::test]
 async fn first_start_generates_the_secret_and_applies_everything() {
-    let (client, mut handle) = common::mock_client();
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("first");
     let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
     let verifier = tokio::spawn(async move {
@@ -176,7 +176,7 @@ fn stored_secret(not_after: time::OffsetDateTime) -> (Value, String) {
 
 #[tokio::test]
 async fn a_valid_secret_is_kept_and_only_the_objects_are_reapplied() {
-    let (client, mut handle) = common::mock_client();
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("keep");
     let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
     let (secret, ca) = stored_secret(time::OffsetDateTime::now_utc() + time::Duration::days(200));
@@ -200,7 +200,7 @@ async fn a_valid_secret_is_kept_and_only_the_objects_are_reapplied() {
 
 #[tokio::test]
 async fn a_secret_within_30_days_of_expiry_is_rotated() {
-    let (client, mut handle) = common::mock_client();
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("rotate");
     let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
     let (secret, old_ca) =
@@ -236,7 +236,7 @@ async fn a_secret_within_30_days_of_expiry_is_rotated() {
 
 #[tokio::test]
 async fn apiserver_errors_are_reported_with_context() {
-    let (client, mut handle) = common::mock_client();
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("error");
     let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
     let verifier = tokio::spawn(async move {

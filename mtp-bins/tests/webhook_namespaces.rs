@@ -30,7 +30,7 @@ async fn eventually(cache: &NamespaceCache, namespace: &str, tenant: Option<&str
 
 #[tokio::test]
 async fn list_then_watch_events_fill_the_cache() {
-    let (client, mut handle) = common::mock_client();
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let cache = Arc::new(NamespaceCache::default());
     let watch = tokio::spawn(namespaces::watch(client, Arc::clone(&cache)));
 

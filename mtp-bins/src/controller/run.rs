@@ -390,8 +390,7 @@ pub async fn run_with(
             // waits on the same store: without a new poll now and then, the sync could wait
             // forever (`tests/rbac_shipped.rs` caught it). Once ready, it answers at once.
             loop {
-                match tokio::time::timeout(Duration::from_secs(1), tenants.wait_until_ready())
-                    .await
+                match tokio::time::timeout(Duration::from_secs(1), tenants.wait_until_ready()).await
                 {
                     Ok(Ok(())) => break,
                     // The writer is gone: the controller stopped.
