@@ -17,6 +17,9 @@
 //!   A RoleBinding or ClusterRoleBinding write is also authorized as `bind` on the role it
 //!   references (`BindingAuthorized`, `pkg/registry/rbac/escalation_check.go`), unless the
 //!   writer already holds every permission of that role (not modelled: mtp relies on `bind`).
+//! - [`escalation_check`] and [`decide_escalation`]: a Role or ClusterRole write is stored only if
+//!   the writer may `escalate` it or holds every permission it grants
+//!   (`pkg/registry/rbac/{role,clusterrole}/policybased/storage.go`).
 //! - [`rule_allows`] follows `RuleAllows`, `VerbMatches`, `APIGroupMatches`, `ResourceMatches`,
 //!   `ResourceNameMatches` (`pkg/apis/rbac/v1/evaluation_helpers.go`); Role rules apply in their
 //!   namespace only, a ClusterRole bound by a ClusterRoleBinding everywhere, a ClusterRole bound
@@ -589,6 +592,82 @@ pub fn unused_permissions(grants: &[Grant], used: &[Attributes]) -> Vec<Permissi
     out
 }
 
+/// A write of a Role or ClusterRole: Kubernetes stores it only if the writer may `escalate`
+/// that role, or already holds every permission the role grants (`RoleEscalationAuthorized`,
+/// then `ConfirmNoEscalation` in `pkg/registry/rbac/role/policybased/storage.go` and
+/// `clusterrole/policybased/storage.go`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationCheck {
+    /// `escalate` on the role being written.
+    pub escalate: Attributes,
+    /// Every permission the written role grants, one verb, group, resource and name each, in
+    /// the role's namespace (`""` for a ClusterRole).
+    pub granted: Vec<Attributes>,
+}
+
+/// The [`EscalationCheck`] of a write (`create`, `update`, `patch`) of a Role or ClusterRole
+/// whose `body` carries `rules`; `None` for any other request.
+pub fn escalation_check(attrs: &Attributes, body: Option<&Value>) -> Option<EscalationCheck> {
+    let is_role = attrs.api_group == RBAC_GROUP
+        && attrs.subresource.is_empty()
+        && (attrs.resource == "roles" || attrs.resource == "clusterroles")
+        && ["create", "update", "patch"].contains(&attrs.verb.as_str());
+    if !is_role {
+        return None;
+    }
+    let rules: Vec<PolicyRule> = serde_json::from_value(body?.get("rules")?.clone()).ok()?;
+    let mut granted = Vec::new();
+    for rule in &rules {
+        let names: Vec<&str> = match rule.resource_names.as_deref() {
+            None | Some([]) => vec![""],
+            Some(names) => names.iter().map(String::as_str).collect(),
+        };
+        for verb in &rule.verbs {
+            for group in rule.api_groups.iter().flatten() {
+                for resource in rule.resources.iter().flatten() {
+                    let (resource, sub) = resource.split_once('/').unwrap_or((resource, ""));
+                    for name in &names {
+                        granted.push(
+                            Attributes::new(verb, group, resource, &attrs.namespace, name)
+                                .with_subresource(sub),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Some(EscalationCheck {
+        escalate: Attributes {
+            verb: "escalate".to_owned(),
+            subresource: String::new(),
+            ..attrs.clone()
+        },
+        granted,
+    })
+}
+
+/// Whether `grants` pass `check`: the attributes that pass it (the `escalate` permission, or
+/// every permission granted), or the permissions granted that `grants` do not hold.
+pub fn decide_escalation(
+    grants: &[Grant],
+    check: &EscalationCheck,
+) -> Result<Vec<Attributes>, Vec<Attributes>> {
+    if matches!(decide(grants, &check.escalate), Decision::Allowed(_)) {
+        return Ok(vec![check.escalate.clone()]);
+    }
+    let missing: Vec<Attributes> = check
+        .granted
+        .iter()
+        .filter(|a| !matches!(decide(grants, a), Decision::Allowed(_)))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        Ok(check.granted.clone())
+    } else {
+        Err(missing)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -841,6 +920,43 @@ mod tests {
                 "ClusterRole/reader rules[0] (via RoleBinding/team/reader): `get` on secrets (group core)"
             ]
         );
+    }
+
+    #[test]
+    fn a_role_write_needs_escalate_or_every_permission_it_grants() {
+        let write = Attributes::new("patch", RBAC_GROUP, "clusterroles", "", "tenant-acme");
+        let body = json!({"rules": [{"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods", "pods/log"]}]});
+        let check = escalation_check(&write, Some(&body)).unwrap();
+        assert_eq!(check.granted.len(), 4);
+        assert_eq!(check.escalate.verb, "escalate");
+        let grant = |rule: Value| Grant {
+            rule: serde_json::from_value(rule).unwrap(),
+            scope: Scope::Cluster,
+            role: "ClusterRole/c".into(),
+            binding: "ClusterRoleBinding/c".into(),
+            index: 0,
+        };
+        let holder = [grant(
+            json!({"verbs": ["get", "list"], "apiGroups": [""], "resources": ["pods", "pods/log"]}),
+        )];
+        assert_eq!(
+            decide_escalation(&holder, &check),
+            Ok(check.granted.clone())
+        );
+        let partial = [grant(
+            json!({"verbs": ["get"], "apiGroups": [""], "resources": ["pods"]}),
+        )];
+        let missing = decide_escalation(&partial, &check).unwrap_err();
+        assert_eq!(missing.len(), 3, "{missing:?}");
+        let escalator = [grant(
+            json!({"verbs": ["escalate"], "apiGroups": [RBAC_GROUP], "resources": ["clusterroles"], "resourceNames": ["tenant-acme"]}),
+        )];
+        assert_eq!(
+            decide_escalation(&escalator, &check),
+            Ok(vec![check.escalate.clone()])
+        );
+        let binding = Attributes::new("patch", RBAC_GROUP, "rolebindings", "t", "b");
+        assert_eq!(escalation_check(&binding, Some(&body)), None);
     }
 
     #[test]

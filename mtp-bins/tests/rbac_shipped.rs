@@ -15,7 +15,9 @@
 //! Every recorded call must be allowed by the rules bound to that binary's ServiceAccount, and
 //! every verb the rules grant must be used by some call (or be listed in [`UNUSED_ALLOWED`]
 //! with the reason). A new call without its verb fails here naming the call and the roles
-//! consulted; a verb nothing uses fails here too.
+//! consulted; a verb nothing uses fails here too. Writes of RoleBindings also need `bind` on the
+//! role they reference, writes of Roles and ClusterRoles `escalate` or every permission they
+//! grant, as the apiserver checks them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -60,6 +62,23 @@ fn denials(policy: &Policy, sa: &ServiceAccount, calls: &[Recorded]) -> Vec<Stri
                 continue;
             }
         };
+        if let Some(Err(missing)) = call
+            .escalation
+            .as_ref()
+            .map(|c| mtp_bins::rbac::decide_escalation(&grants, c))
+        {
+            let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
+            out.push(format!(
+                "{sa}: `{}` writes a role granting what the writer does not hold, and no shipped \
+                 rule allows `escalate` on it: needs `{}` or every one of {}",
+                call.request,
+                call.escalation
+                    .as_ref()
+                    .map(|c| c.escalate.to_string())
+                    .unwrap_or_default(),
+                missing.join("; ")
+            ));
+        }
         for attrs in attributes {
             if let Decision::Denied { consulted } = mtp_bins::rbac::decide(&grants, attrs) {
                 out.push(format!(
@@ -82,13 +101,18 @@ fn denials(policy: &Policy, sa: &ServiceAccount, calls: &[Recorded]) -> Vec<Stri
 
 /// The permissions a ServiceAccount's rules grant that no call uses (less the allowlist).
 fn unused(policy: &Policy, sa: &ServiceAccount, calls: &[Recorded]) -> Vec<String> {
-    let used: Vec<Attributes> = calls
+    let grants = policy.grants_for(sa);
+    let mut used: Vec<Attributes> = calls
         .iter()
         .filter_map(|c| c.attributes.as_ref().ok())
         .flatten()
         .cloned()
         .collect();
-    unused_permissions(&policy.grants_for(sa), &used)
+    // A role write uses `escalate`, or the permissions it grants that the writer holds.
+    for check in calls.iter().filter_map(|c| c.escalation.as_ref()) {
+        used.extend(mtp_bins::rbac::decide_escalation(&grants, check).unwrap_or_default());
+    }
+    unused_permissions(&grants, &used)
         .into_iter()
         .filter(|p| {
             !UNUSED_ALLOWED.iter().any(|(who, verb, resource, _)| {
@@ -560,6 +584,7 @@ fn dropping_any_shipped_verb_refuses_a_recorded_call() {
 fn a_call_without_its_rule_is_refused_with_the_call_and_the_roles_named() {
     let policy = Policy::from_objects(&shipped_objects()).unwrap();
     let call = Recorded {
+        escalation: None,
         request: "PATCH /apis/rbac.authorization.k8s.io/v1/clusterroles/tenant-acme".into(),
         attributes: mtp_bins::rbac::required_attributes(
             "PATCH",
@@ -622,4 +647,32 @@ async fn the_ordinary_mocks_refuse_what_the_shipped_rbac_refuses() {
     });
     assert!(secrets.get_opt("mtp-webhook-tls").await.unwrap().is_none());
     answer.await.unwrap();
+}
+
+#[test]
+fn writing_a_role_that_grants_what_the_writer_lacks_is_refused() {
+    let policy = Policy::from_objects(&shipped_objects()).unwrap();
+    let body = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "tenant-acme"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]});
+    let path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/tenant-acme";
+    let attributes = mtp_bins::rbac::required_attributes(
+        "PATCH",
+        path,
+        None,
+        Some("application/apply-patch+yaml"),
+        Some(&body),
+    );
+    let escalation =
+        mtp_bins::rbac::escalation_check(&attributes.as_ref().unwrap()[0], Some(&body));
+    let call = Recorded {
+        request: format!("PATCH {path}"),
+        attributes,
+        escalation,
+    };
+    let denied = denials(&policy, &service_account(CONTROLLER), &[call]);
+    assert!(
+        denied[0].contains("needs `escalate clusterroles (group rbac.authorization.k8s.io) name \"tenant-acme\" cluster-wide` or every one of get pods (group core) cluster-wide"),
+        "{denied:#?}"
+    );
 }

@@ -14,7 +14,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 use http::{Request, Response};
 use kube::client::Body;
 use mtp_bins::rbac::{
-    Attributes, Decision, Policy, RbacError, ServiceAccount, decide, required_attributes,
+    Attributes, Decision, EscalationCheck, Policy, RbacError, ServiceAccount, decide,
+    decide_escalation, escalation_check, required_attributes,
 };
 use serde::Deserialize as _;
 use serde_json::{Value, json};
@@ -54,17 +55,26 @@ pub fn shipped_objects() -> Vec<Value> {
 static SHIPPED: LazyLock<Policy> =
     LazyLock::new(|| Policy::from_objects(&shipped_objects()).unwrap());
 
-/// The 403 a real apiserver with the shipped RBAC would answer `request`, if it would.
-fn refusal(
-    sa: &ServiceAccount,
-    request: &str,
-    checks: &Result<Vec<Attributes>, RbacError>,
-) -> Option<Value> {
-    let checks = match checks {
+/// The 403 a real apiserver with the shipped RBAC would answer `recorded`, if it would.
+fn refusal(sa: &ServiceAccount, recorded: &Recorded) -> Option<Value> {
+    let request = &recorded.request;
+    let checks = match &recorded.attributes {
         Ok(c) => c,
         Err(e) => return Some(forbidden(format!("{request}: {e}"))),
     };
     let grants = SHIPPED.grants_for(sa);
+    if let Some(Err(missing)) = recorded
+        .escalation
+        .as_ref()
+        .map(|c| decide_escalation(&grants, c))
+    {
+        let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
+        return Some(forbidden(format!(
+            "{request} is forbidden: User \"{sa}\" is attempting to grant RBAC permissions not \
+             currently held: the shipped RBAC (deploy/base) lacks `escalate` on the role, or: {}",
+            missing.join("; ")
+        )));
+    }
     checks.iter().find_map(|attrs| match decide(&grants, attrs) {
         Decision::Allowed(_) => None,
         Decision::Denied { consulted } => Some(forbidden(format!(
@@ -96,6 +106,8 @@ pub struct Recorded {
     pub request: String,
     /// The authorization checks it meets, or why the path is not a resource request.
     pub attributes: Result<Vec<Attributes>, RbacError>,
+    /// For a write of a Role or ClusterRole: `escalate`, or holding all it grants.
+    pub escalation: Option<EscalationCheck>,
 }
 
 /// The requests of one client, in order.
@@ -130,9 +142,16 @@ fn record(recording: &Recording, parts: &http::request::Parts, body: &[u8]) -> R
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let json: Option<Value> = serde_json::from_slice(body).ok();
+    let attributes = required_attributes(method, path, query, content_type, json.as_ref());
+    let escalation = attributes
+        .as_ref()
+        .ok()
+        .and_then(|a| a.first())
+        .and_then(|a| escalation_check(a, json.as_ref()));
     let recorded = Recorded {
         request: format!("{method} {}", parts.uri),
-        attributes: required_attributes(method, path, query, content_type, json.as_ref()),
+        attributes,
+        escalation,
     };
     recording.push(recorded.clone());
     recorded
@@ -159,10 +178,7 @@ pub fn recording_client(
             if !std::ptr::eq(Arc::as_ptr(&recording.0), Arc::as_ptr(&ALL.0)) {
                 record(&ALL, &parts, &bytes);
             }
-            if let Some(status) = enforce
-                .as_ref()
-                .and_then(|sa| refusal(sa, &recorded.request, &recorded.attributes))
-            {
+            if let Some(status) = enforce.as_ref().and_then(|sa| refusal(sa, &recorded)) {
                 eprintln!("mocked apiserver: 403 {}", status["message"]);
                 return Ok(Response::builder()
                     .status(403)
