@@ -6,6 +6,7 @@ pub mod apiserver;
 pub mod controller;
 pub mod install;
 pub mod mtpctl;
+pub mod rbac;
 pub mod telemetry;
 pub mod tls;
 pub mod webhook;

@@ -1,7 +1,9 @@
 //! Tenant status read from the cluster's Tenant resources, against a mocked apiserver
-//! (`tower_test::mock::pair`): ready, not yet created (pending), unreadable (unknown). The API
-//! only reads: every call it makes is a GET.
+//! (`common::mock_client_as`, which refuses what the shipped RBAC refuses): ready, not yet created
+//! (pending), unreadable (unknown). The API only reads: every call it makes is a GET.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::sync::Arc;
 
@@ -64,8 +66,7 @@ async fn status_comes_from_the_tenant_resource() {
         )
         .await
         .unwrap();
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::APISERVER);
     let mut state = ApiState::new(
         store,
         Arc::new(NoAuth::new("dev", vec!["mtp:platform-admins".into()])),

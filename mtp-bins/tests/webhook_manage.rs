@@ -2,6 +2,8 @@
 //! asserts the method, path, query and body of each expected call, and fails if one never comes).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -118,8 +120,7 @@ async fn expect_service_and_configurations(handle: &mut Handle, ca: &str) {
 
 #[tokio::test]
 async fn first_start_generates_the_secret_and_applies_everything() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("first");
     let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
     let verifier = tokio::spawn(async move {
@@ -176,8 +177,7 @@ fn stored_secret(not_after: time::OffsetDateTime) -> (Value, String) {
 
 #[tokio::test]
 async fn a_valid_secret_is_kept_and_only_the_objects_are_reapplied() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("keep");
     let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
     let (secret, ca) = stored_secret(time::OffsetDateTime::now_utc() + time::Duration::days(200));
@@ -201,8 +201,7 @@ async fn a_valid_secret_is_kept_and_only_the_objects_are_reapplied() {
 
 #[tokio::test]
 async fn a_secret_within_30_days_of_expiry_is_rotated() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("rotate");
     let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
     let (secret, old_ca) =
@@ -238,8 +237,7 @@ async fn a_secret_within_30_days_of_expiry_is_rotated() {
 
 #[tokio::test]
 async fn apiserver_errors_are_reported_with_context() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("error");
     let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
     let verifier = tokio::spawn(async move {

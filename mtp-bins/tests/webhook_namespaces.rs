@@ -2,10 +2,12 @@
 //! fills it, a watch event updates it, and only tenant namespaces are asked for.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::Response;
 use kube::client::Body;
 use mtp_bins::webhook::namespaces;
 use mtp_policy::admission::hooks::{NamespaceCache, TenantLookup};
@@ -28,8 +30,7 @@ async fn eventually(cache: &NamespaceCache, namespace: &str, tenant: Option<&str
 
 #[tokio::test]
 async fn list_then_watch_events_fill_the_cache() {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
+    let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let cache = Arc::new(NamespaceCache::default());
     let watch = tokio::spawn(namespaces::watch(client, Arc::clone(&cache)));
 

@@ -382,23 +382,34 @@ fn apiserver_objects(args: &InstallArgs) -> Vec<Value> {
 
 fn controller_objects(args: &InstallArgs) -> Vec<Value> {
     let ns = args.namespace.as_str();
+    // Exactly the verbs the controller's calls need; `mtp-bins/tests/rbac_shipped.rs` holds
+    // every call its mocked-apiserver flows make against these rules, and fails on a verb no
+    // call uses. The plan's objects are kept with server-side apply, which the apiserver
+    // authorizes as `patch` and, when the object does not exist yet, also as `create`
+    // (`PatchResource`'s `createAuthorizerAttributes`, in
+    // k8s.io/apiserver/pkg/endpoints/handlers/patch.go); the caches list and watch them; the
+    // prune deletes them.
     let owned = |group: &str, resources: &[&str]| {
         json!({
             "apiGroups": [group],
             "resources": resources,
-            "verbs": ["get", "list", "watch", "patch", "delete"],
+            "verbs": ["list", "watch", "create", "patch", "delete"],
         })
     };
     let rules = json!([
+        // The Tenant controller lists and watches Tenants; the finalizer is a merge patch; the
+        // store sync applies (creates) Tenants and deletes those whose record is gone.
         {
             "apiGroups": ["mtp.dev"],
             "resources": ["tenants"],
-            "verbs": ["get", "list", "watch", "patch", "delete"],
+            "verbs": ["list", "watch", "create", "patch", "delete"],
         },
         { "apiGroups": ["mtp.dev"], "resources": ["tenants/status"], "verbs": ["patch"] },
         owned("", &["namespaces", "limitranges", "resourcequotas"]),
         owned("rbac.authorization.k8s.io", &["rolebindings"]),
         owned("networking.k8s.io", &["networkpolicies"]),
+        // A RoleBinding to a ClusterRole is authorized as `bind` on it (or the writer must hold
+        // all of its permissions): the tenant bindings refer to admin, edit and view.
         {
             "apiGroups": ["rbac.authorization.k8s.io"],
             "resources": ["clusterroles"],
@@ -509,19 +520,23 @@ fn webhook_objects(args: &InstallArgs) -> Vec<Value> {
             WEBHOOK,
             WEBHOOK,
             json!([
-                // Resolves each namespace to its tenant (a watched cache).
-                { "apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"] },
-                // --manage keeps its own two configurations (and their caBundle) applied.
+                // Resolves each namespace to its tenant (a cache fed by a list and a watch).
+                { "apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"] },
+                // --manage keeps its own two configurations (and their caBundle) applied. An apply
+                // that creates is authorized as `create` with the object's name (unlike a POST),
+                // so `resourceNames` restricts it too.
                 {
                     "apiGroups": ["admissionregistration.k8s.io"],
                     "resources": ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"],
                     "resourceNames": [WEBHOOK_CONFIGURATION],
-                    "verbs": ["get", "patch"],
+                    "verbs": ["create", "patch"],
                 },
             ]),
         ),
         binding("ClusterRole", WEBHOOK, None, WEBHOOK, ns),
-        // --manage keeps its TLS Secret and its Service, and nothing else, in the platform namespace.
+        // --manage keeps its TLS Secret (read, then applied when missing or expiring) and its
+        // Service (applied), and nothing else, in the platform namespace; both may be created by
+        // the apply, which is authorized as `create` with the name.
         role(
             WEBHOOK,
             ns,
@@ -531,13 +546,13 @@ fn webhook_objects(args: &InstallArgs) -> Vec<Value> {
                     "apiGroups": [""],
                     "resources": ["secrets"],
                     "resourceNames": [WEBHOOK_TLS_SECRET],
-                    "verbs": ["get", "patch"],
+                    "verbs": ["get", "create", "patch"],
                 },
                 {
                     "apiGroups": [""],
                     "resources": ["services"],
                     "resourceNames": [WEBHOOK],
-                    "verbs": ["get", "patch"],
+                    "verbs": ["create", "patch"],
                 },
             ]),
         ),

@@ -158,7 +158,9 @@ fn selector_matches(query: &str, object: &Value) -> bool {
 }
 
 impl Fake {
-    /// A fake apiserver and a client over it; the fake is served by a spawned task.
+    /// A fake apiserver and a client over it as the controller's ServiceAccount: like every
+    /// mocked client ([`super::mock_client_as`]) its calls are recorded, and one the shipped RBAC
+    /// does not allow is answered 403 without reaching the fake. Served by a spawned task.
     pub fn start() -> (Fake, kube::Client) {
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let fake = Fake::default();
@@ -177,7 +179,16 @@ impl Fake {
                 });
             }
         });
-        (fake, kube::Client::new(service, "default"))
+        let sa = mtp_bins::rbac::ServiceAccount::new(
+            super::recorder::PLATFORM_NAMESPACE,
+            mtp_bins::install::CONTROLLER,
+        );
+        let client = super::recorder::recording_client(
+            service,
+            super::recorder::recorded_by_mocks(),
+            Some(sa),
+        );
+        (fake, client)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -1,9 +1,11 @@
 //! The mocked apiserver of the controller tests (the kube-rs controller pattern): a verifier that
 //! asserts the method, path, query and body of each expected call, answers it, and fails if a
-//! call never comes.
+//! call never comes. Every call is recorded as the authorization checks it needs
+//! ([`recorder`]), so `tests/rbac_shipped.rs` can hold it against the shipped RBAC.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 pub mod fake;
+pub mod recorder;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +20,30 @@ use serde_json::{Value, json};
 /// The test side of the mocked apiserver.
 pub type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
 
-/// A client over a mocked apiserver, and its handle.
+/// A client of mtp-controller over a mocked apiserver, and its handle: see [`mock_client_as`].
 pub fn mock_client() -> (kube::Client, Handle) {
+    mock_client_as(mtp_bins::install::CONTROLLER)
+}
+
+/// A client over a mocked apiserver, and its handle. Its calls are recorded into
+/// [`recorder::recorded_by_mocks`], and a call the shipped RBAC does not allow the ServiceAccount
+/// `service_account` (in `mtp-system`) is answered 403 Forbidden, as a real apiserver would,
+/// without reaching the handle.
+pub fn mock_client_as(service_account: &str) -> (kube::Client, Handle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    (kube::Client::new(service, "default"), handle)
+    let sa = mtp_bins::rbac::ServiceAccount::new(recorder::PLATFORM_NAMESPACE, service_account);
+    let client = recorder::recording_client(service, recorder::recorded_by_mocks(), Some(sa));
+    (client, handle)
+}
+
+/// A client over a mocked apiserver, its handle, and the recording of its calls alone (they are
+/// also recorded into [`recorder::recorded_by_mocks`]). Nothing is refused: the caller checks the
+/// recording.
+pub fn mock_client_recorded() -> (kube::Client, Handle, recorder::Recording) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let recording = recorder::Recording::default();
+    let client = recorder::recording_client(service, recording.clone(), None);
+    (client, handle, recording)
 }
 
 /// A reconcile context over a mocked apiserver, the writers of its caches, and the handle.
