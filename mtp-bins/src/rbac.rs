@@ -16,7 +16,8 @@
 //!   createAuthorizerAttributes)` (`staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go`).
 //!   A RoleBinding or ClusterRoleBinding write is also authorized as `bind` on the role it
 //!   references (`BindingAuthorized`, `pkg/registry/rbac/escalation_check.go`), unless the
-//!   writer already holds every permission of that role (not modelled: mtp relies on `bind`).
+//!   writer already holds every permission of that role ([`binding_check`], when that role's
+//!   rules are known).
 //! - [`escalation_check`] and [`decide_escalation`]: a Role or ClusterRole write is stored only if
 //!   the writer may `escalate` it or holds every permission it grants
 //!   (`pkg/registry/rbac/{role,clusterrole}/policybased/storage.go`).
@@ -592,8 +593,9 @@ pub fn unused_permissions(grants: &[Grant], used: &[Attributes]) -> Vec<Permissi
     out
 }
 
-/// A write of a Role or ClusterRole: Kubernetes stores it only if the writer may `escalate`
-/// that role, or already holds every permission the role grants (`RoleEscalationAuthorized`,
+/// A write of a Role or ClusterRole (or of a binding, see [`binding_check`]): Kubernetes stores
+/// it only if the writer may `escalate` that role (`bind` it), or already holds every permission
+/// the role grants (`RoleEscalationAuthorized`,
 /// then `ConfirmNoEscalation` in `pkg/registry/rbac/role/policybased/storage.go` and
 /// `clusterrole/policybased/storage.go`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -616,8 +618,37 @@ pub fn escalation_check(attrs: &Attributes, body: Option<&Value>) -> Option<Esca
         return None;
     }
     let rules: Vec<PolicyRule> = serde_json::from_value(body?.get("rules")?.clone()).ok()?;
+    Some(EscalationCheck {
+        escalate: Attributes {
+            verb: "escalate".to_owned(),
+            subresource: String::new(),
+            ..attrs.clone()
+        },
+        granted: granted_by(&rules, &attrs.namespace),
+    })
+}
+
+/// The alternative to `bind` for a binding write: Kubernetes also lets a RoleBinding or
+/// ClusterRoleBinding through when the writer already holds every permission of the role it
+/// references (`BindingAuthorized`, then `ConfirmNoEscalation` in
+/// `pkg/registry/rbac/clusterrolebinding/policybased/storage.go`). `bind` is the `bind` check of
+/// [`required_attributes`]; `role` the referenced role's object (with `rules`). The permissions
+/// count in the binding's namespace (`""`: cluster-wide for a ClusterRoleBinding).
+pub fn binding_check(bind: &Attributes, role: &Value) -> Option<EscalationCheck> {
+    if bind.verb != "bind" {
+        return None;
+    }
+    let rules: Vec<PolicyRule> = serde_json::from_value(role.get("rules")?.clone()).ok()?;
+    Some(EscalationCheck {
+        escalate: bind.clone(),
+        granted: granted_by(&rules, &bind.namespace),
+    })
+}
+
+/// Every permission `rules` grant, one verb, group, resource and name each, in `namespace`.
+fn granted_by(rules: &[PolicyRule], namespace: &str) -> Vec<Attributes> {
     let mut granted = Vec::new();
-    for rule in &rules {
+    for rule in rules {
         let names: Vec<&str> = match rule.resource_names.as_deref() {
             None | Some([]) => vec![""],
             Some(names) => names.iter().map(String::as_str).collect(),
@@ -628,7 +659,7 @@ pub fn escalation_check(attrs: &Attributes, body: Option<&Value>) -> Option<Esca
                     let (resource, sub) = resource.split_once('/').unwrap_or((resource, ""));
                     for name in &names {
                         granted.push(
-                            Attributes::new(verb, group, resource, &attrs.namespace, name)
+                            Attributes::new(verb, group, resource, namespace, name)
                                 .with_subresource(sub),
                         );
                     }
@@ -636,14 +667,7 @@ pub fn escalation_check(attrs: &Attributes, body: Option<&Value>) -> Option<Esca
             }
         }
     }
-    Some(EscalationCheck {
-        escalate: Attributes {
-            verb: "escalate".to_owned(),
-            subresource: String::new(),
-            ..attrs.clone()
-        },
-        granted,
-    })
+    granted
 }
 
 /// Whether `grants` pass `check`: the attributes that pass it (the `escalate` permission, or
@@ -919,6 +943,48 @@ mod tests {
             [
                 "ClusterRole/reader rules[0] (via RoleBinding/team/reader): `get` on secrets (group core)"
             ]
+        );
+    }
+
+    #[test]
+    fn a_binding_needs_bind_or_every_permission_of_its_role() {
+        let path = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/mtp-tenant-acme";
+        let body = json!({"roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": "mtp-tenant-acme"}});
+        let attrs = required_attributes(
+            "PATCH",
+            path,
+            None,
+            Some("application/apply-patch+yaml"),
+            Some(&body),
+        )
+        .unwrap();
+        let bind = attrs.iter().find(|a| a.verb == "bind").unwrap();
+        let role = json!({"rules": [{"apiGroups": ["mtp.dev"], "resources": ["tenants"], "resourceNames": ["acme"], "verbs": ["get", "watch"]}]});
+        let check = binding_check(bind, &role).unwrap();
+        assert_eq!(check.escalate, *bind);
+        let grant = |rule: Value| Grant {
+            rule: serde_json::from_value(rule).unwrap(),
+            scope: Scope::Cluster,
+            role: "ClusterRole/c".into(),
+            binding: "ClusterRoleBinding/c".into(),
+            index: 0,
+        };
+        let holder = [grant(
+            json!({"verbs": ["get", "list", "watch"], "apiGroups": ["mtp.dev"], "resources": ["tenants"]}),
+        )];
+        assert!(
+            decide_escalation(&holder, &check).is_ok(),
+            "holds get and watch of every tenant"
+        );
+        let getter = [grant(
+            json!({"verbs": ["get"], "apiGroups": ["mtp.dev"], "resources": ["tenants"]}),
+        )];
+        let missing = decide_escalation(&getter, &check).unwrap_err();
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].verb, "watch");
+        assert!(
+            binding_check(&attrs[0], &role).is_none(),
+            "only for the bind check"
         );
     }
 

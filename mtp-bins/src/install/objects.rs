@@ -398,16 +398,28 @@ fn controller_objects(args: &InstallArgs) -> Vec<Value> {
     };
     let rules = json!([
         // The Tenant controller lists and watches Tenants; the finalizer is a merge patch; the
-        // store sync applies (creates) Tenants and deletes those whose record is gone.
+        // store sync applies (creates) Tenants and deletes those whose record is gone. `get`
+        // (with `watch`) is what each tenant's ClusterRole `mtp-tenant-<name>` grants its members:
+        // a role is stored only if its writer holds what it grants (or may `escalate`, which
+        // would let it grant anything).
         {
             "apiGroups": ["mtp.dev"],
             "resources": ["tenants"],
-            "verbs": ["list", "watch", "create", "patch", "delete"],
+            "verbs": ["get", "list", "watch", "create", "patch", "delete"],
         },
         { "apiGroups": ["mtp.dev"], "resources": ["tenants/status"], "verbs": ["patch"] },
         owned("", &["namespaces", "limitranges", "resourcequotas"]),
         owned("rbac.authorization.k8s.io", &["rolebindings"]),
         owned("networking.k8s.io", &["networkpolicies"]),
+        // Each tenant's `mtp-tenant-<name>` ClusterRole and ClusterRoleBinding (its members may
+        // get their Tenant): applied and cached like the plan's other objects, never pruned
+        // (the garbage collector removes them with their Tenant). Binding that role needs no
+        // `bind`: the controller holds all it grants.
+        {
+            "apiGroups": ["rbac.authorization.k8s.io"],
+            "resources": ["clusterroles", "clusterrolebindings"],
+            "verbs": ["list", "watch", "create", "patch"],
+        },
         // A RoleBinding to a ClusterRole is authorized as `bind` on it (or the writer must hold
         // all of its permissions): the tenant bindings refer to admin, edit and view.
         {

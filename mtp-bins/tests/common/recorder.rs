@@ -14,8 +14,8 @@ use std::sync::{Arc, LazyLock, Mutex};
 use http::{Request, Response};
 use kube::client::Body;
 use mtp_bins::rbac::{
-    Attributes, Decision, EscalationCheck, Policy, RbacError, ServiceAccount, decide,
-    decide_escalation, escalation_check, required_attributes,
+    Attributes, Decision, EscalationCheck, Policy, RbacError, ServiceAccount, binding_check,
+    decide, decide_escalation, escalation_check, required_attributes,
 };
 use serde::Deserialize as _;
 use serde_json::{Value, json};
@@ -127,6 +127,10 @@ impl Recording {
 
 static ALL: LazyLock<Recording> = LazyLock::new(Recording::default);
 
+/// The ClusterRoles written through any recording client, by name (their objects).
+static ROLES: LazyLock<Mutex<std::collections::HashMap<String, Value>>> =
+    LazyLock::new(Mutex::default);
+
 /// Everything the clients of [`super::mock_client`] sent in this test binary.
 pub fn recorded_by_mocks() -> Recording {
     ALL.clone()
@@ -142,12 +146,34 @@ fn record(recording: &Recording, parts: &http::request::Parts, body: &[u8]) -> R
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let json: Option<Value> = serde_json::from_slice(body).ok();
-    let attributes = required_attributes(method, path, query, content_type, json.as_ref());
-    let escalation = attributes
+    let mut attributes = required_attributes(method, path, query, content_type, json.as_ref());
+    let mut escalation = attributes
         .as_ref()
         .ok()
         .and_then(|a| a.first())
         .and_then(|a| escalation_check(a, json.as_ref()));
+    if let (Some(check), Some(body)) = (&escalation, &json)
+        && check.escalate.resource == "clusterroles"
+    {
+        // Remembered so that a binding to it can be judged as the apiserver does.
+        let mut roles = ROLES.lock().unwrap_or_else(|e| e.into_inner());
+        roles.insert(check.escalate.name.clone(), body.clone());
+    }
+    // A binding to a ClusterRole whose rules are known: `bind`, or holding all it grants.
+    if let Ok(attrs) = &mut attributes
+        && let Some(i) = attrs
+            .iter()
+            .position(|a| a.verb == "bind" && a.resource == "clusterroles")
+    {
+        let roles = ROLES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(check) = roles
+            .get(&attrs[i].name)
+            .and_then(|role| binding_check(&attrs[i], role))
+        {
+            attrs.remove(i);
+            escalation = Some(check);
+        }
+    }
     let recorded = Recorded {
         request: format!("{method} {}", parts.uri),
         attributes,
