@@ -35,7 +35,6 @@ use k8s_openapi::api::core::v1::{
     LimitRange, Namespace, Pod, ResourceQuota, Secret, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::RoleBinding;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -204,13 +203,14 @@ async fn live(client: &Client, key: &ObjectKey) -> anyhow::Result<Option<Value>>
     let c = client.clone();
     let ns = key.namespace.as_deref().unwrap_or_default();
     let name = key.name.as_str();
-    let value = match key.kind {
-        Kind::Namespace => get_value(Api::<Namespace>::all(c), name).await,
-        Kind::RoleBinding => get_value(Api::<RoleBinding>::namespaced(c, ns), name).await,
-        Kind::NetworkPolicy => get_value(Api::<NetworkPolicy>::namespaced(c, ns), name).await,
-        Kind::LimitRange => get_value(Api::<LimitRange>::namespaced(c, ns), name).await,
-        Kind::ResourceQuota => get_value(Api::<ResourceQuota>::namespaced(c, ns), name).await,
+    // The controller's own mapping of the plan's kinds to their API resources.
+    let resource = mtp_bins::controller::api_resource(key.kind);
+    let api: Api<kube::api::DynamicObject> = if key.kind.cluster_scoped() {
+        Api::all_with(c, &resource)
+    } else {
+        Api::namespaced_with(c, ns, &resource)
     };
+    let value = get_value(api, name).await;
     value.with_context(|| format!("cannot read {key}"))
 }
 
@@ -828,6 +828,27 @@ impl Suite {
                 Api::<Pod>::namespaced(alice.clone(), own)
                     .list(&ListParams::default())
                     .await,
+            ),
+        );
+
+        // One source of truth, readable by its members: the admin gets its own Tenant (the
+        // plan's mtp-tenant-<name> ClusterRole), and not the other tenant's.
+        report.check(
+            &format!("tenant admin gets its own Tenant {}", tenants.own.name),
+            allowed(
+                "get tenant",
+                Api::<Tenant>::all(alice.clone())
+                    .get(&tenants.own.name)
+                    .await,
+            ),
+        );
+        report.check(
+            &format!("tenant admin gets the other Tenant {}", tenants.other.name),
+            refused(
+                Api::<Tenant>::all(alice.clone())
+                    .get(&tenants.other.name)
+                    .await,
+                &rbac,
             ),
         );
 
