@@ -414,5 +414,37 @@ async fn a_tenant_created_with_kubectl_is_adopted_into_the_store() {
     })
     .await;
     assert_eq!(store.get_tenant_by_name("globex").await.unwrap().version, 1);
+
+    // Deleted with kubectl: the deletion is reflected into the store (so the Tenant is not
+    // applied again), audited, and the Tenant goes with its namespace.
+    until("the namespace of globex", Duration::from_secs(10), || {
+        fake.get("/api/v1/namespaces/tenant-globex").is_some()
+    })
+    .await;
+    fake.delete(&format!("{TENANTS}/globex"));
+    until("the Tenant gone", Duration::from_secs(10), || {
+        fake.get(&format!("{TENANTS}/globex")).is_none()
+    })
+    .await;
+    let gone = store.get_tenant_by_name("globex").await.unwrap_err();
+    assert!(gone.is_not_found(), "{gone}");
+    assert!(fake.get("/api/v1/namespaces/tenant-globex").is_none());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        fake.get(&format!("{TENANTS}/globex")).is_none(),
+        "not re-created from the store"
+    );
+    let audit = store
+        .list_tenant_audit("globex", &mtp_core::ListParams::default())
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.items.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["tenant.adopt", "tenant.delete"]);
+    assert!(
+        running
+            .metrics
+            .encode()
+            .contains(r#"mtp_controller_store_sync_writes_total{outcome="store_delete"} 1"#)
+    );
     running.stop().await;
 }

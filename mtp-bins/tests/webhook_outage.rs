@@ -291,9 +291,9 @@ fn cases() -> Vec<Case> {
             false,
         ),
         case(
-            "delete a store-owned Tenant",
+            "delete a store-owned Tenant (the controller deletes it in the store too)",
             tenant(Delete).with_old(labels(&[("app.kubernetes.io/managed-by", "mtp")])),
-            &["tenant-ownership (Ignore)"],
+            &[],
             false,
         ),
         case(

@@ -89,6 +89,22 @@ pub async fn cleanup(ctx: &Context, tenant: &Tenant) -> Result<Action> {
         "tenant deleted: {} its namespaces",
         if retain { "kept" } else { "deleted" }
     );
+    // A store-owned Tenant deleted in the cluster: deleted in the store too, before the
+    // finalizer goes (else the store sync would apply it again).
+    if let Some(store) = &ctx.store
+        && super::sync::reflect_deletion(store.as_ref(), tenant)
+            .await
+            .map_err(|source| Error::Store {
+                action: format!("delete tenant {name} in the store"),
+                source,
+            })?
+    {
+        info!(
+            tenant = name,
+            "deleted in the cluster: deleted in the store too"
+        );
+        ctx.metrics.observe_store_delete(1);
+    }
     let finalizers = tenant
         .finalizers()
         .iter()

@@ -87,7 +87,7 @@ impl Default for ControllerMetrics {
         );
         registry.register(
             "mtp_controller_store_sync_writes",
-            "Writes of the store sync by operation (apply, delete: Tenants; adopt: store records of Tenants created in the cluster)",
+            "Writes of the store sync by operation (apply, delete: Tenants; adopt, store_delete: store records of Tenants created or deleted in the cluster)",
             sync_writes.clone(),
         );
         registry.register(
@@ -179,6 +179,17 @@ impl ControllerMetrics {
                     })
                     .inc_by(n);
             }
+        }
+    }
+
+    /// Counts store records deleted because their Tenant was deleted in the cluster.
+    pub fn observe_store_delete(&self, n: u64) {
+        if n > 0 {
+            self.sync_writes
+                .get_or_create(&OutcomeLabels {
+                    outcome: "store_delete".to_owned(),
+                })
+                .inc_by(n);
         }
     }
 

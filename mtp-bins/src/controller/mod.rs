@@ -67,6 +67,15 @@ pub enum Error {
     /// The Tenant has no name (never the case for one read from the apiserver).
     #[error("the Tenant has no metadata.name")]
     Unnamed,
+    /// The store failed; `action` says what the controller was doing.
+    #[error("cannot {action}: {source}")]
+    Store {
+        /// What the controller was doing.
+        action: String,
+        /// The store's error.
+        #[source]
+        source: mtp_core::StoreError,
+    },
 }
 
 impl Error {
@@ -80,6 +89,7 @@ impl Error {
     pub fn reason(&self) -> &'static str {
         match self {
             Error::Plan(_) | Error::Unnamed => "InvalidSpec",
+            Error::Store { .. } => "StoreUnavailable",
             Error::Kube { source, .. } => match source {
                 kube::Error::Api(s) if s.is_forbidden() => "Forbidden",
                 kube::Error::Api(s) if s.is_conflict() => "Conflict",
@@ -442,6 +452,9 @@ pub struct Context {
     pub resync: Duration,
     /// The retry states of failing tenants.
     pub retries: Retries,
+    /// The store, when the controller syncs one: a store-owned Tenant deleted in the cluster is
+    /// deleted there too.
+    pub store: Option<Arc<dyn mtp_core::Store>>,
     /// The status last written per tenant (uid, status, when): a reconcile that runs on a
     /// Tenant read from a cache that has not seen that write yet does not write it again.
     written: Mutex<HashMap<String, (String, TenantStatus, Instant)>>,
@@ -484,6 +497,7 @@ impl Context {
             backoff: Backoff::default(),
             resync: Duration::from_secs(300),
             retries: Retries::default(),
+            store: None,
             written: Mutex::new(HashMap::new()),
         }
     }

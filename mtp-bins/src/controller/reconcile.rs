@@ -78,7 +78,7 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action>
 pub fn error_policy(tenant: Arc<Tenant>, err: &Error, ctx: Arc<Context>) -> Action {
     match err {
         Error::Plan(_) | Error::Unnamed => Action::await_change(),
-        Error::Kube { .. } => {
+        Error::Kube { .. } | Error::Store { .. } => {
             Action::requeue(ctx.retries.fail(&tenant, &ctx.backoff, Instant::now()))
         }
     }

@@ -406,6 +406,7 @@ pub async fn run_with(
         Some(identity),
     );
     ctx.resync = Duration::from_secs(args.resync_seconds);
+    ctx.store = store.clone();
     let ctx = Arc::new(ctx);
     tokio::select! {
         r = caches.wait_until_ready() => r.context("the watches stopped")?,

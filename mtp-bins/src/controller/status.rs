@@ -30,7 +30,9 @@ pub fn failed(tenant: &Tenant, err: &Error) -> TenantStatus {
     let mut message = err.to_string();
     match err {
         Error::Plan(_) | Error::Unnamed => message.push_str("; fix the Tenant's spec"),
-        Error::Kube { .. } => message.push_str("; retrying with backoff (1s doubling to 60s)"),
+        Error::Kube { .. } | Error::Store { .. } => {
+            message.push_str("; retrying with backoff (1s doubling to 60s)")
+        }
     }
     let namespaces = tenant
         .status

@@ -8,7 +8,9 @@
 //! `tenant.adopt`, actor `system:mtp-controller`), and the same round applies the store id to it,
 //! so the API and mtpctl list every tenant. From then on the tenant is changed through the API;
 //! the `tenant-ownership.mtp.dev` webhook refuses kubectl edits of it with that reason, and one
-//! that slips through (the webhook down) is put back by the next round. Runs on start
+//! that slips through (the webhook down) is put back by the next round. A store-owned Tenant
+//! deleted in the cluster is deleted in the store too, by the controller's finalizer
+//! ([`reflect_deletion`], audited `tenant.delete`), so it is not re-created. Runs on start
 //! and on a period; the cluster side is read from the controller's Tenant cache, so a round with
 //! nothing to change makes no API call, and a round that failed (apiserver unreachable) is simply
 //! done again by the next: applies are idempotent by name, so nothing is lost or duplicated.
@@ -154,6 +156,27 @@ pub async fn adopt(store: &dyn Store, tenant: &Tenant) -> Result<Desired, StoreE
     Ok(Desired { record, spec })
 }
 
+/// Deletes the store record of `tenant`, a store-owned Tenant being deleted in the cluster, so
+/// that the sync does not apply it again: audited `tenant.delete` by [`SYNC_ACTOR`]. `Ok(false)`
+/// when there was nothing to delete (not the store's, or already deleted, e.g. through the API).
+pub async fn reflect_deletion(store: &dyn Store, tenant: &Tenant) -> Result<bool, StoreError> {
+    let Some(id) = store_id(tenant).and_then(|id| uuid::Uuid::parse_str(id).ok()) else {
+        return Ok(false);
+    };
+    let audit = NewAuditRecord {
+        actor: SYNC_ACTOR.to_owned(),
+        action: "tenant.delete".to_owned(),
+        target: format!("tenant/{}", tenant.name_any()),
+        outcome: "success".to_owned(),
+        request_id: None,
+    };
+    match store.delete_tenant_audited(id, None, audit).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 fn store_id(tenant: &Tenant) -> Option<&str> {
     tenant
         .annotations()
@@ -199,6 +222,14 @@ pub async fn sync_once(
     for d in &wanted {
         let name = &d.record.name;
         let id = d.record.id.to_string();
+        if existing
+            .get(name)
+            .is_some_and(|t| t.metadata.deletion_timestamp.is_some())
+        {
+            // Being deleted: its finalizer deletes the store's record too (kubectl delete of a
+            // store-owned Tenant), or the store's record is what went (the API's delete).
+            continue;
+        }
         // The label too: `tenant-ownership.mtp.dev` protects only Tenants that carry it, and it
         // fails open, so a label removed while the webhook was down is put back here.
         let current = existing.get(name).is_some_and(|t| {

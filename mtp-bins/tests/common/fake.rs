@@ -237,6 +237,14 @@ impl Fake {
         s.store(key, object);
     }
 
+    /// Deletes the object at `path` as someone else would (`kubectl delete`): marked with a
+    /// deletionTimestamp while it has finalizers, gone otherwise.
+    pub fn delete(&self, path: &str) {
+        let mut s = self.lock();
+        let (status, _) = s.handle(&Method::DELETE, path, "", &Value::Null, false);
+        assert!(status < 300, "cannot delete {path}: {status}");
+    }
+
     fn key(t: &Target) -> Option<Key> {
         Some(Key {
             prefix: t.prefix.clone(),

@@ -100,6 +100,7 @@ pub fn seed(writers: &mut CacheWriters, plan: &TenantPlan) {
             .apply_watcher_event(&watcher::Event::Apply(o));
     }
     for o in plan.cluster_roles.clone() {
+        recorder::cluster_role_exists(&serde_json::to_value(&o).unwrap());
         writers
             .cluster_roles
             .apply_watcher_event(&watcher::Event::Apply(o));

@@ -127,9 +127,20 @@ impl Recording {
 
 static ALL: LazyLock<Recording> = LazyLock::new(Recording::default);
 
-/// The ClusterRoles written through any recording client, by name (their objects).
+/// The ClusterRoles written through any recording client, or that a test says exist, by name
+/// (their objects): a binding to one is judged as the apiserver does, by `bind` or by the
+/// writer holding all it grants.
 static ROLES: LazyLock<Mutex<std::collections::HashMap<String, Value>>> =
     LazyLock::new(Mutex::default);
+
+/// Tells the recorder that the ClusterRole `role` (an object with `metadata.name` and `rules`)
+/// exists in the cluster, as a test that seeds the caches with it means.
+pub fn cluster_role_exists(role: &Value) {
+    if let Some(name) = role["metadata"]["name"].as_str() {
+        let mut roles = ROLES.lock().unwrap_or_else(|e| e.into_inner());
+        roles.insert(name.to_owned(), role.clone());
+    }
+}
 
 /// Everything the clients of [`super::mock_client`] sent in this test binary.
 pub fn recorded_by_mocks() -> Recording {

@@ -352,14 +352,7 @@ impl Webhook for TenantOwnershipHook {
     }
 
     fn rules(&self) -> Vec<Rule> {
-        vec![
-            Rule::new(
-                &[Operation::Update, Operation::Delete],
-                &["mtp.dev"],
-                &["tenants"],
-            )
-            .scoped(Scope::Cluster),
-        ]
+        vec![Rule::new(&[Operation::Update], &["mtp.dev"], &["tenants"]).scoped(Scope::Cluster)]
     }
 
     fn failure_policy(&self) -> FailurePolicy {
@@ -371,20 +364,19 @@ impl Webhook for TenantOwnershipHook {
     }
 
     fn doc(&self) -> &str {
-        "Refuses deleting a Tenant the mtp store owns (labelled app.kubernetes.io/managed-by=mtp, \
-         applied by the controller's store sync with the annotation mtp.dev/store-id), changing its \
-         spec, and setting, changing or removing that label or annotation, by anyone but the \
-         platform's controller: such a Tenant is changed through the mtp API (mtpctl tenants \
-         update/delete). Its finalizer, other labels and annotations, and its status may change. \
-         Fails open: the store sync re-applies a changed spec, label or store id within its \
-         period (5 s by default); a delete that slips through while the webhook is down is not undone (the \
-         Tenant's namespaces are deleted unless it is annotated mtp.dev/retain-namespaces), and \
-         only cluster administrators may delete Tenants."
+        "Refuses changing the spec of a Tenant the mtp store owns (labelled \
+         app.kubernetes.io/managed-by=mtp, applied by the controller's store sync with the \
+         annotation mtp.dev/store-id), and setting, changing or removing that label or annotation, \
+         by anyone but the platform's controller: such a Tenant is changed through the mtp API \
+         (mtpctl tenants update). Its finalizer, other labels and annotations, and its status may \
+         change. Deleting it is not refused: the controller reflects the deletion into the store \
+         (the tenant is deleted there too, audited), so both sides agree. Fails open: the store \
+         sync re-applies a changed spec, label or store id within its period (5 s by default)."
     }
 
     fn admit(&self, request: &Request<'_>) -> Response {
         let operation = request.operation();
-        if !matches!(operation, Some(Operation::Update | Operation::Delete))
+        if operation != Some(Operation::Update)
             || request.resource() != "tenants"
             || !request.sub_resource().is_empty()
         {
@@ -404,34 +396,26 @@ impl Webhook for TenantOwnershipHook {
             Ok(old) => old,
             Err(invalid) => return invalid,
         };
-        let refused = if operation == Some(Operation::Delete) {
-            if !old.managed() {
-                return Response::allow();
+        let new = match request.object_json().map(|j| Object::read(j, "object")) {
+            Some(Ok(new)) => new,
+            Some(Err(invalid)) => return invalid,
+            None => {
+                return Response::invalid(format!(
+                    "the UPDATE of Tenant {} carries no object",
+                    request.name()
+                ));
             }
-            vec!["delete it".to_owned()]
-        } else {
-            let new = match request.object_json().map(|j| Object::read(j, "object")) {
-                Some(Ok(new)) => new,
-                Some(Err(invalid)) => return invalid,
-                None => {
-                    return Response::invalid(format!(
-                        "the UPDATE of Tenant {} carries no object",
-                        request.name()
-                    ));
-                }
-            };
-            let mut refused = Vec::new();
-            if old.managed() && old.spec != new.spec {
-                refused.push("change its spec".to_owned());
-            }
-            if old.label(MANAGED_BY_LABEL) != new.label(MANAGED_BY_LABEL) {
-                refused.push(format!("change its {MANAGED_BY_LABEL} label"));
-            }
-            if old.annotation(STORE_ID_ANNOTATION) != new.annotation(STORE_ID_ANNOTATION) {
-                refused.push(format!("change its {STORE_ID_ANNOTATION} annotation"));
-            }
-            refused
         };
+        let mut refused = Vec::new();
+        if old.managed() && old.spec != new.spec {
+            refused.push("change its spec".to_owned());
+        }
+        if old.label(MANAGED_BY_LABEL) != new.label(MANAGED_BY_LABEL) {
+            refused.push(format!("change its {MANAGED_BY_LABEL} label"));
+        }
+        if old.annotation(STORE_ID_ANNOTATION) != new.annotation(STORE_ID_ANNOTATION) {
+            refused.push(format!("change its {STORE_ID_ANNOTATION} annotation"));
+        }
         if refused.is_empty() {
             return Response::allow();
         }
@@ -735,12 +719,12 @@ mod tests {
                 "Tenant acme is managed through the mtp API (store id 42): kubernetes-admin may not change its spec here; change it with 'mtpctl tenants update acme' / PATCH /api/v1/tenants/acme, delete it with 'mtpctl tenants delete acme'"
             )
         );
+        // A delete is not refused: the controller reflects it into the store.
         let r = answer(
             &hook,
             &tenant_review("DELETE", admin.clone(), managed_tenant(), Value::Null),
         );
-        assert!(!r.allowed);
-        assert!(r.message.unwrap().contains("may not delete it here"));
+        assert!(r.allowed, "{r:?}");
         let mut unlabelled = managed_tenant();
         unlabelled["metadata"]["labels"] = json!({});
         unlabelled["metadata"]["annotations"] = json!({});
@@ -819,7 +803,7 @@ mod tests {
         let hook = TenantOwnershipHook::new("mtp-system");
         let r = answer(
             &hook,
-            &tenant_review("DELETE", alice(), Value::Null, Value::Null),
+            &tenant_review("UPDATE", alice(), Value::Null, managed_tenant()),
         );
         assert_eq!(r.code, 400);
         let r = answer(
