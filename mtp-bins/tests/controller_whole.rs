@@ -117,14 +117,19 @@ fn tenant_json(name: &str) -> Value {
     v
 }
 
-#[tokio::test]
-async fn a_tenant_created_in_the_store_reaches_the_cluster_within_the_sync_period() {
-    let (fake, client) = Fake::start();
+/// A migrated SQLite store in a file (the controller's `--database-url` path), and its folder.
+async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("mtp.db").display());
     let store = mtp_store::SeaStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
-    let store: Arc<dyn Store> = Arc::new(store);
+    (dir, Arc::new(store))
+}
+
+#[tokio::test]
+async fn a_tenant_created_in_the_store_reaches_the_cluster_within_the_sync_period() {
+    let (fake, client) = Fake::start();
+    let (_dir, store) = sqlite_store().await;
     let running = start(client, Some(store.clone()), &["--sync-seconds", "1"]);
 
     // Written to the store after the controller started, as the API server does.
@@ -351,11 +356,7 @@ async fn a_cold_start_writes_each_object_once_and_an_idle_period_writes_only_the
 #[tokio::test]
 async fn a_tenant_created_with_kubectl_is_adopted_into_the_store() {
     let (fake, client) = Fake::start();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("mtp.db").display());
-    let store = mtp_store::SeaStore::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let store: Arc<dyn Store> = Arc::new(store);
+    let (_dir, store) = sqlite_store().await;
     // Applied with kubectl before the controller ran: no store id.
     let mut globex = tenant_json("globex");
     globex["spec"]["viewers"] = json!(["vera@globex.io"]);
