@@ -881,13 +881,27 @@ fn evaluate_value(
         (Some(kind), None, Some(n)) => format!("{kind} {n}: {message}"),
         _ => message,
     };
-    let is_bare_pod = PodCarrier::of(
-        value
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default(),
-        kind.as_deref().unwrap_or_default(),
-    ) == Some(PodCarrier::Pod);
+    let api_version = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let carrier = PodCarrier::of(api_version, kind.as_deref().unwrap_or_default());
+    let is_bare_pod = carrier == Some(PodCarrier::Pod);
+    // A kind of another API group (a CRD, a Helm values-like object) is not applicable, whatever
+    // its same-named fields hold (`spec.template: false`, `spec.containers: 3`, annotations as
+    // a list): those are not pod fields, so they are no input error either. In the groups of the
+    // built-in pod carriers, an unknown kind (a typo) is still an error.
+    let group = api_version.split_once('/').map_or("", |(group, _)| group);
+    if carrier.is_none() && !["", "apps", "batch", "extensions"].contains(&group) {
+        return Ok(Evaluated {
+            kind,
+            namespace,
+            name,
+            applicable: false,
+            violations: Vec::new(),
+            defaulted: Vec::new(),
+        });
+    }
     // A bare Pod being created goes through what the apiserver does before the validating
     // admission plugins: defaulting, then the validation of its resources.
     let defaulted_pod;
@@ -1166,6 +1180,35 @@ mod tests {
             e.message
                 .starts_with("Pod n/p: spec.hostNetwork: invalid type"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn other_kinds_with_same_named_fields_are_not_applicable() {
+        // Found by running check over the Kyverno policy library's test resources (issue 20).
+        for doc in [
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  template: false\n",
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  containers: 3\n",
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  os: linux\n",
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  template: \"{{ .Values.x }}\"\n",
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, annotations: [a, b]}\nspec: {}\n",
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  template: {metadata: {}, data: {x: 1}}\n",
+        ] {
+            let r = check(doc);
+            assert!(r.errors.is_empty(), "{doc}: {:?}", r.errors);
+            assert_eq!(r.results.len(), 1, "{doc}");
+            assert!(!r.results[0].applicable, "{doc}");
+            assert!(r.results[0].violations.is_empty(), "{doc}");
+        }
+        // A built-in pod carrier with a wrong type is still an input error.
+        let r = check(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template: false\n",
+        );
+        assert_eq!(r.errors.len(), 1);
+        assert!(
+            r.errors[0].message.contains("spec.template"),
+            "{}",
+            r.errors[0]
         );
     }
 
