@@ -195,9 +195,9 @@ async fn watch_owned<K>(
                         namespace: obj.meta().namespace.clone(),
                         name,
                     };
-                    let deleted = obj.meta().deletion_timestamp.is_some();
-                    let rv = obj.meta().resource_version.as_deref();
-                    in_flight.observed(&key, if deleted { None } else { rv });
+                    // Events come in resourceVersion order: this one ends a pending write of
+                    // ours at or before it (a deletion included).
+                    in_flight.observed(&key, obj.meta().resource_version.as_deref());
                 }
                 if let Some(owner) = tenant_owner(&obj)
                     && tx.send(owner).is_err()
