@@ -191,6 +191,15 @@ async fn a_tenant_created_in_the_store_reaches_the_cluster_within_the_sync_perio
         "{metrics}"
     );
 
+    // A managed object deleted by someone comes back at once (its write is not "in flight").
+    let np = "/apis/networking.k8s.io/v1/namespaces/tenant-acme/networkpolicies/tenant-isolation";
+    let uid = fake.get(np).unwrap()["metadata"]["uid"].clone();
+    fake.delete(np);
+    until("the NetworkPolicy back", Duration::from_secs(5), || {
+        fake.get(np).is_some_and(|p| p["metadata"]["uid"] != uid)
+    })
+    .await;
+
     // Deleted in the store: the Tenant goes, and with it (finalizer) its namespace.
     let record = store.get_tenant_by_name("acme").await.unwrap();
     store
