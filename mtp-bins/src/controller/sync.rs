@@ -278,6 +278,10 @@ pub async fn run_forever(
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The failures warned about, by tenant: the same failure round after round (a Tenant the
+    // store cannot adopt, an apiserver down) is warned about once, then logged at debug level,
+    // until it changes or clears.
+    let mut warned: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     loop {
         tick.tick().await;
         let span = tracing::error_span!("store_sync", sync_id = %uuid::Uuid::new_v4());
@@ -305,8 +309,14 @@ pub async fn run_forever(
                     );
                 }
                 for (name, message) in &report.failed {
-                    warn!(tenant = %name, error = %message, "store sync: cannot write the Tenant; retrying next round");
+                    if warned.get(name) == Some(message) {
+                        tracing::debug!(tenant = %name, error = %message, "store sync: still failing");
+                    } else {
+                        warn!(tenant = %name, error = %message, "store sync: cannot write the Tenant; retrying next round");
+                        warned.insert(name.clone(), message.clone());
+                    }
                 }
+                warned.retain(|name, _| report.failed.iter().any(|(n, _)| n == name));
             }
             Err(e) => {
                 metrics.observe_sync(false, 0, 0, 0);
