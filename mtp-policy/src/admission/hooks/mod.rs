@@ -35,6 +35,11 @@ pub const TENANT_LABEL: &str = "mtp.dev/tenant";
 /// The label the apiserver sets on every namespace to its name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
+/// The control plane's namespaces, which no mtp webhook ever intercepts (nor the platform
+/// namespace): a webhook that hangs would otherwise slow every node heartbeat (kube-node-lease)
+/// and leader election (kube-system). RBAC alone guards them.
+pub const NEVER_INTERCEPTED: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
+
 /// The namespaces that are never tenant namespaces: the system ones and the platform's own.
 pub fn system_namespaces(platform_namespace: &str) -> Vec<String> {
     let mut namespaces: Vec<String> = ["kube-system", "kube-public", "kube-node-lease", "default"]

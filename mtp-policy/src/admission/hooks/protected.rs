@@ -4,7 +4,10 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde::Deserialize;
 
-use super::{NAMESPACE_NAME_LABEL, TENANT_LABEL, controller_user, requirement, system_namespaces};
+use super::{
+    NAMESPACE_NAME_LABEL, NEVER_INTERCEPTED, TENANT_LABEL, controller_user, requirement,
+    system_namespaces,
+};
 use crate::admission::{
     FailurePolicy, Operation, Request, Response, Rule, Scope, Webhook, WebhookKind,
 };
@@ -13,6 +16,8 @@ use crate::admission::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Guard {
     protected: Vec<String>,
+    /// The platform namespace: like the control plane's, never intercepted.
+    platform_namespace: String,
     allowed_groups: Vec<String>,
     allowed_users: Vec<String>,
     platform_user: String,
@@ -29,6 +34,7 @@ impl Guard {
         );
         Guard {
             protected,
+            platform_namespace: platform_namespace.to_owned(),
             allowed_groups,
             // The control plane's own identities write leases and endpoints in kube-system and default.
             allowed_users: [
@@ -177,23 +183,38 @@ impl Webhook for ProtectedNamespacesHook {
     }
 
     fn namespace_selector(&self) -> Option<LabelSelector> {
+        // The protected namespaces less the control plane's and the platform's, which no mtp
+        // webhook intercepts (`NEVER_INTERCEPTED`).
+        let selected: Vec<String> = self
+            .guard
+            .protected
+            .iter()
+            .filter(|ns| {
+                !NEVER_INTERCEPTED.contains(&ns.as_str()) && **ns != self.guard.platform_namespace
+            })
+            .cloned()
+            .collect();
+        let requirement = if selected.is_empty() {
+            // Every namespace carries the name label: this selects none.
+            requirement(NAMESPACE_NAME_LABEL, "DoesNotExist", None)
+        } else {
+            requirement(NAMESPACE_NAME_LABEL, "In", Some(selected))
+        };
         Some(LabelSelector {
-            match_expressions: Some(vec![requirement(
-                NAMESPACE_NAME_LABEL,
-                "In",
-                Some(self.guard.protected.clone()),
-            )]),
+            match_expressions: Some(vec![requirement]),
             match_labels: None,
         })
     }
 
     fn doc(&self) -> &str {
-        "Refuses creating, changing or deleting the protected namespaces (kube-system, kube-public, \
-         kube-node-lease, default and the platform namespace) and anything in them, except for \
-         system:masters, system:nodes, the service accounts of those namespaces and the control \
-         plane's own users. Only the platform's service account may set, change or remove a \
-         namespace's mtp.dev/tenant label. Fails open: failing closed would lock the platform out of \
-         its own namespaces during an outage; RBAC remains the first line of defence."
+        "Refuses creating, changing or deleting the `default` namespace and anything in it, except \
+         for system:masters, system:nodes, the service accounts of the protected namespaces and the \
+         control plane's own users; only the platform's service account may set, change or remove \
+         its mtp.dev/tenant label. kube-system, kube-public, kube-node-lease and the platform \
+         namespace are not selected by this or any mtp webhook: a webhook that hangs would slow \
+         every node heartbeat and leader election, so RBAC alone guards them. Fails open: failing \
+         closed would lock users out of `default` during an outage; RBAC remains the first line of \
+         defence."
     }
 
     fn admit(&self, request: &Request<'_>) -> Response {
