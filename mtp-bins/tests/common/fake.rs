@@ -18,11 +18,11 @@ use http::{Method, Request, Response};
 use kube::client::Body;
 use serde_json::{Value, json};
 
-/// Where an object lives: `api_prefix` (`/api/v1`, `/apis/GROUP/VERSION`), resource, namespace.
+/// Where an object lives: API group, resource, namespace, name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Key {
-    /// `/api/v1` or `/apis/GROUP/VERSION`.
-    pub prefix: String,
+    /// The API group (`""` for the core group).
+    pub group: String,
     /// The plural resource.
     pub resource: String,
     /// The namespace, for namespaced resources.
@@ -34,8 +34,8 @@ pub struct Key {
 /// A request path taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// `/api/v1` or `/apis/GROUP/VERSION`.
-    pub prefix: String,
+    /// The API group (`""` for the core group).
+    pub group: String,
     /// The plural resource.
     pub resource: String,
     /// The namespace in the path, if any.
@@ -46,27 +46,17 @@ pub struct Target {
     pub subresource: Option<String>,
 }
 
-/// Parses `/api/v1/...` and `/apis/G/V/...` paths (`namespaces/NAME` is the namespace itself).
+/// A resource path taken apart as the apiserver does (`mtp_bins::rbac::request_attributes`,
+/// the same reading the RBAC checks of the mocks use).
 pub fn parse(path: &str) -> Option<Target> {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (prefix, mut rest) = match parts.as_slice() {
-        ["api", v, rest @ ..] => (format!("/api/{v}"), rest),
-        ["apis", g, v, rest @ ..] => (format!("/apis/{g}/{v}"), rest),
-        _ => return None,
-    };
-    let mut namespace = None;
-    if let ["namespaces", ns, tail @ ..] = rest
-        && !tail.is_empty()
-    {
-        namespace = Some((*ns).to_owned());
-        rest = tail;
-    }
+    let a = mtp_bins::rbac::request_attributes("GET", path, None).ok()?;
+    let some = |s: String| (!s.is_empty()).then_some(s);
     Some(Target {
-        prefix,
-        resource: (*rest.first()?).to_owned(),
-        namespace,
-        name: rest.get(1).map(|s| (*s).to_owned()),
-        subresource: rest.get(2).map(|s| (*s).to_owned()),
+        group: a.api_group,
+        resource: a.resource,
+        namespace: some(a.namespace),
+        name: some(a.name),
+        subresource: some(a.subresource),
     })
 }
 
@@ -247,7 +237,7 @@ impl Fake {
 
     fn key(t: &Target) -> Option<Key> {
         Some(Key {
-            prefix: t.prefix.clone(),
+            group: t.group.clone(),
             resource: t.resource.clone(),
             namespace: if t.resource == "namespaces" {
                 None
@@ -319,7 +309,7 @@ impl Fake {
                     .iter()
                     .filter(|(rv, _, k, object)| {
                         *rv > since
-                            && k.prefix == target.prefix
+                            && k.group == target.group
                             && k.resource == target.resource
                             && (target.namespace.is_none() || k.namespace == target.namespace)
                             && selector_matches(query, object)
@@ -427,7 +417,7 @@ impl State {
                     .objects
                     .iter()
                     .filter(|(k, v)| {
-                        k.prefix == target.prefix
+                        k.group == target.group
                             && k.resource == target.resource
                             && (target.namespace.is_none() || k.namespace == target.namespace)
                             && selector_matches(query, v)
@@ -454,7 +444,7 @@ impl State {
                     });
                 object["metadata"]["name"] = json!(name);
                 let key = Key {
-                    prefix: target.prefix.clone(),
+                    group: target.group.clone(),
                     resource: target.resource.clone(),
                     namespace: target.namespace.clone(),
                     name,
