@@ -1,5 +1,5 @@
 //! The admission hot path of `mtp-policy::pod_security` on a real AdmissionReview capture
-//! (`shared/conformance/admissionreview/pods-create.kube-rs.json`, 5 KB):
+//! (`mtp-policy/testdata/conformance/admissionreview/pods-create.kube-rs.json`, 5 KB):
 //!
 //! - `review/mtp`: the whole evaluation (parse, check at profile mtp, build the response);
 //! - `floor/ignored_any`: serde merely validating the same bytes, the floor for any parser;
@@ -19,7 +19,7 @@ use serde::Deserialize;
 fn capture() -> Vec<u8> {
     let dir = match std::env::var_os("MTP_CONFORMANCE_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mtp-policy/testdata/conformance"),
     };
     std::fs::read(dir.join("admissionreview/pods-create.kube-rs.json"))
         .expect("read the AdmissionReview capture")

@@ -49,7 +49,7 @@ fn main() -> ExitCode {
     let dir = std::env::var_os("MTP_CONFORMANCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mtp-policy/testdata/conformance")
         });
     let Ok(body) = std::fs::read(dir.join("admissionreview/pods-create.kube-rs.json")) else {
         eprintln!("cannot read the capture under {}", dir.display());

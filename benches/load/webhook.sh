@@ -13,7 +13,7 @@
 # Needs wrk (Debian package). Bounded: 2 × ROUNDS × DURATION, then the server is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-conformance="${MTP_CONFORMANCE_DIR:-../shared/conformance}"
+conformance="${MTP_CONFORMANCE_DIR:-mtp-policy/testdata/conformance}"
 duration="${DURATION:-15s}"
 rounds="${ROUNDS:-1}"
 port="${PORT:-18443}"

@@ -120,7 +120,7 @@ fn capture() -> Vec<u8> {
     let dir = std::env::var_os("MTP_CONFORMANCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mtp-policy/testdata/conformance")
         });
     std::fs::read(dir.join("admissionreview/pods-create.kube-rs.json")).unwrap()
 }

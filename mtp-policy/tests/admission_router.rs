@@ -23,7 +23,7 @@ use tower::ServiceExt;
 fn review_path(name: &str) -> PathBuf {
     let dir = match std::env::var_os("MTP_CONFORMANCE_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/conformance"),
     };
     dir.join("admissionreview").join(name)
 }

@@ -429,7 +429,7 @@ fn bad_objects_are_errors_that_name_the_problem() {
 fn review_file(name: &str) -> Vec<u8> {
     let dir = match std::env::var_os("MTP_CONFORMANCE_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/conformance"),
     };
     std::fs::read(dir.join("admissionreview").join(name)).unwrap()
 }

@@ -1,6 +1,6 @@
 //! The upstream Pod Security Standards fixtures are the oracle: for every fixture of the newest
 //! version and of every version from v1.0, the verdict must match, and a failing fixture's check id
-//! must be among the violations. Read in place from `../shared/conformance/pss`.
+//! must be among the violations. Read from `testdata/conformance/pss` (copied from the upstream corpus; see testdata/conformance/SOURCES.md).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 fn pss_dir() -> PathBuf {
     match std::env::var_os("MTP_CONFORMANCE_DIR") {
         Some(dir) => PathBuf::from(dir).join("pss"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/pss"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/conformance/pss"),
     }
 }
 

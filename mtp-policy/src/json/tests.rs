@@ -364,7 +364,7 @@ fn same_value<'de, T: de::Deserialize<'de> + fmt::Debug>(input: &'de [u8]) -> bo
 fn conformance() -> PathBuf {
     match std::env::var_os("MTP_CONFORMANCE_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/conformance"),
     }
 }
 
