@@ -255,10 +255,28 @@ where
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error with its causes, `outer: inner: root`, each said once: a cause whose text its
+/// wrapper already contains (kube's `failed to read kubeconfig from "x": No such file or
+/// directory`, whose source is that same I/O error) is not repeated.
+pub fn error_chain(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// Installs the global subscriber for `service` (the binary's name): logs in `format` on stderr

@@ -117,6 +117,9 @@ fn bad_flags_and_configuration_are_named() {
         err.contains("cannot read --kubeconfig /nonexistent/kubeconfig"),
         "{err}"
     );
+    // The OS error once, not once per wrapper that quotes it.
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
     // A database that cannot be reached: the error names it, never its password.
     let dir = temp_dir("kubeconfig");
     let kubeconfig = dir.join("kubeconfig");

@@ -412,3 +412,46 @@ fn a_closed_pipe_is_not_a_panic() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// `mtpctl install admin-key`: a Secret the official schemas accept, holding only the hash of
+/// the key printed once on stderr, in the keys-file format the API server loads.
+#[test]
+fn install_admin_key_makes_the_first_keys_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mtpctl(dir.path(), &["install", "admin-key", "-n", "platform"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    let key = stderr
+        .lines()
+        .find(|l| l.starts_with("mtp_"))
+        .unwrap_or_else(|| panic!("no key on stderr: {stderr}"));
+    assert!(
+        stderr.contains("\"platform-admin\"") && stderr.contains("\"mtp:platform-admins\""),
+        "{stderr}"
+    );
+    assert!(!yaml.contains(key), "the secret itself is never in the manifest");
+
+    let file = dir.path().join("secret.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    kubernetes_validate(&file);
+    let secret: serde_yaml::Value = serde_yaml::from_str(yaml.trim_start_matches("---\n")).unwrap();
+    assert_eq!(secret["kind"], "Secret");
+    assert_eq!(secret["metadata"]["name"], "mtp-api-keys");
+    assert_eq!(secret["metadata"]["namespace"], "platform");
+    let keys = secret["stringData"]["api-keys"].as_str().unwrap();
+    let set = mtp_auth::static_keys::KeySet::parse(keys, "api-keys").unwrap();
+    let found = set.lookup(key).unwrap();
+    assert_eq!(found.key_id, "platform-admin");
+    assert_eq!(found.groups, ["mtp:platform-admins"]);
+
+    // Each run makes a new key.
+    let again = mtpctl(dir.path(), &["install", "admin-key"]);
+    assert!(again.status.success());
+    assert!(!text(&again.stderr).contains(key));
+    assert!(text(&again.stdout).contains("namespace: mtp-system"));
+
+    // Flags of the manifests do not mix with the subcommand.
+    let mixed = mtpctl(dir.path(), &["install", "--with-dex", "admin-key"]);
+    assert_eq!(mixed.status.code(), Some(2), "{}", text(&mixed.stderr));
+}

@@ -113,7 +113,9 @@ impl std::str::FromStr for Egress {
         name = "Ready",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    )
+    ),
+    printcolumn(name = "Namespaces", type_ = "string", json_path = ".status.namespaces[*]"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TenantSpec {

@@ -205,6 +205,56 @@ fn crd_is_cluster_scoped_with_validation() {
     );
 }
 
+/// `kubectl explain tenant.spec` shows a type for every field (`egress <string>`, `quota
+/// <map[string]string>`, never `<>`): every property of the schema has one.
+#[test]
+fn every_crd_field_has_a_type_for_kubectl_explain() {
+    fn walk(path: &str, schema: &serde_json::Value, untyped: &mut Vec<String>) {
+        if schema.get("type").is_none() && schema.get("x-kubernetes-int-or-string").is_none() {
+            untyped.push(path.to_string());
+        }
+        if let Some(props) = schema.get("properties").and_then(|p| p.as_object()) {
+            for (name, sub) in props {
+                walk(&format!("{path}.{name}"), sub, untyped);
+            }
+        }
+        if let Some(items) = schema.get("items") {
+            walk(&format!("{path}[]"), items, untyped);
+        }
+        if let Some(values) = schema.get("additionalProperties").filter(|v| v.is_object()) {
+            walk(&format!("{path}{{}}"), values, untyped);
+        }
+    }
+    let crd = Tenant::crd();
+    let schema = serde_json::to_value(&crd.spec.versions[0].schema).unwrap();
+    let mut untyped = Vec::new();
+    walk("tenant", &schema["openAPIV3Schema"], &mut untyped);
+    assert!(untyped.is_empty(), "fields without a type: {untyped:?}");
+    let spec = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"];
+    assert_eq!(spec["egress"]["type"], "string");
+    assert_eq!(spec["quota"]["type"], "object");
+    assert_eq!(spec["quota"]["additionalProperties"]["type"], "string");
+}
+
+/// `kubectl get tenants` shows NAME, TIER, READY, NAMESPACES and AGE.
+#[test]
+fn kubectl_get_tenants_columns() {
+    let crd = Tenant::crd();
+    let columns: Vec<(String, String, String)> = crd.spec.versions[0]
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| (c.name.clone(), c.type_.clone(), c.json_path.clone()))
+        .collect();
+    let names: Vec<&str> = columns.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(names, ["Tier", "Ready", "Namespaces", "Age"]);
+    assert_eq!(columns[2].2, ".status.namespaces[*]");
+    assert_eq!(
+        (columns[3].1.as_str(), columns[3].2.as_str()),
+        ("date", ".metadata.creationTimestamp")
+    );
+}
+
 fn peers_namespaces(np: &NetworkPolicy) -> Vec<String> {
     // Every namespace any rule of the policy admits, by the metadata.name label.
     let spec = np.spec.as_ref().unwrap();

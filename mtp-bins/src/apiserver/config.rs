@@ -39,78 +39,146 @@ pub enum ClusterStatus {
 }
 
 /// The REST API for tenants and members.
+///
+/// With no flags it serves http://127.0.0.1:8080 from an embedded SQLite database (`mtp.db`)
+/// with static API keys (`mtp-api-keys`, generated with an admin key on a first start). Every
+/// flag also comes from its `MTP_*` variable or from `--config`.
 #[derive(Clone, Parser)]
-#[command(name = "mtp-apiserver", version, about)]
+#[command(name = "mtp-apiserver", version)]
 pub struct ApiArgs {
-    /// YAML config file: flag names without the dashes as keys (`listen: 0.0.0.0:8080`).
-    /// Command line and environment win over it.
-    #[arg(long, env = "MTP_CONFIG")]
+    /// YAML config file.
+    ///
+    /// Flag names without the dashes as keys (`listen: 0.0.0.0:8080`). Command line and
+    /// environment win over it.
+    #[arg(help_heading = "Configuration", long, env = "MTP_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Database URL: `sqlite://<path>?mode=rwc` or `postgres://user:pass@host:port/db`
-    /// (never printed). Migrations run at start.
+    /// Database URL (SQLite or PostgreSQL; never printed).
+    ///
+    /// `sqlite://<path>?mode=rwc` or `postgres://user:pass@host:port/db`. Migrations run at
+    /// start.
     #[arg(
+        help_heading = "Storage",
         long,
         env = "MTP_DATABASE_URL",
         default_value = "sqlite://mtp.db?mode=rwc",
         hide_env_values = true
     )]
     pub database_url: Secret,
-    /// How long the tenant and member reads that authorize each call are cached, e.g. `5s`,
-    /// `500ms`, `0` (off). Writes through this server are seen at once; writes by other
+    /// How long authorizing reads are cached, e.g. `5s`, `500ms`, `0` (off).
+    ///
+    /// The tenant and member reads that authorize each call. Writes through this server are seen at once; writes by other
     /// processes after at most this long. Default: 5s on SQLite (this server is its only
     /// writer), off on PostgreSQL (replicas write too).
-    #[arg(long, env = "MTP_READ_CACHE_TTL", value_parser = parse_duration)]
+    #[arg(help_heading = "Storage", long, env = "MTP_READ_CACHE_TTL", value_parser = parse_duration)]
     pub read_cache_ttl: Option<Duration>,
     /// Address to listen on.
-    #[arg(long, env = "MTP_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(
+        help_heading = "Serving",
+        long,
+        env = "MTP_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
-    /// Serve HTTPS with this PEM certificate (chain, server certificate first); needs
-    /// --tls-key-file. Reloaded when it changes on disk.
-    #[arg(long, env = "MTP_TLS_CERT_FILE", requires = "tls_key_file")]
+    /// Serve HTTPS with this PEM certificate; needs --tls-key-file.
+    ///
+    /// The chain, server certificate first. Reloaded when it changes on disk.
+    #[arg(
+        help_heading = "Serving",
+        long,
+        env = "MTP_TLS_CERT_FILE",
+        requires = "tls_key_file"
+    )]
     pub tls_cert_file: Option<PathBuf>,
     /// The PEM private key of --tls-cert-file; reloaded when it changes on disk.
-    #[arg(long, env = "MTP_TLS_KEY_FILE", requires = "tls_cert_file")]
+    #[arg(
+        help_heading = "Serving",
+        long,
+        env = "MTP_TLS_KEY_FILE",
+        requires = "tls_cert_file"
+    )]
     pub tls_key_file: Option<PathBuf>,
     /// How often to look for changed TLS files, in seconds.
-    #[arg(long, env = "MTP_CERT_RELOAD_SECONDS", default_value_t = 5)]
+    #[arg(
+        help_heading = "Serving",
+        long,
+        env = "MTP_CERT_RELOAD_SECONDS",
+        default_value_t = 5
+    )]
     pub cert_reload_seconds: u64,
     /// Members of this group are platform admins.
-    #[arg(long, env = "MTP_PLATFORM_ADMIN_GROUP", default_value = DEFAULT_PLATFORM_ADMIN_GROUP)]
+    #[arg(help_heading = "Authorization", long, env = "MTP_PLATFORM_ADMIN_GROUP", default_value = DEFAULT_PLATFORM_ADMIN_GROUP)]
     pub platform_admin_group: String,
     /// The OIDC client id `mtpctl login` uses (public client), served by `/api/v1/auth-config`.
-    #[arg(long, env = "MTP_OIDC_PUBLIC_CLIENT_ID")]
+    #[arg(
+        help_heading = "Authentication",
+        long,
+        env = "MTP_OIDC_PUBLIC_CLIENT_ID"
+    )]
     pub oidc_public_client_id: Option<String>,
     /// Per-client-IP requests per second, before authentication (0: no per-IP limit).
-    #[arg(long, env = "MTP_RATE_LIMIT_IP_RPS", default_value_t = 100)]
+    #[arg(
+        help_heading = "Rate limits",
+        long,
+        env = "MTP_RATE_LIMIT_IP_RPS",
+        default_value_t = 100
+    )]
     pub rate_limit_ip_rps: u32,
     /// Per-client-IP burst.
-    #[arg(long, env = "MTP_RATE_LIMIT_IP_BURST", default_value_t = 200)]
+    #[arg(
+        help_heading = "Rate limits",
+        long,
+        env = "MTP_RATE_LIMIT_IP_BURST",
+        default_value_t = 200
+    )]
     pub rate_limit_ip_burst: u32,
     /// Proxies (IP or CIDR, comma-separated) whose `X-Forwarded-For` the per-IP limit believes.
-    #[arg(long, env = "MTP_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(
+        help_heading = "Rate limits",
+        long,
+        env = "MTP_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Vec<String>,
     /// Seconds a request may take before it is answered 503.
-    #[arg(long, env = "MTP_REQUEST_TIMEOUT", default_value_t = 30)]
+    #[arg(
+        help_heading = "Serving",
+        long,
+        env = "MTP_REQUEST_TIMEOUT",
+        default_value_t = 30
+    )]
     pub request_timeout: u64,
-    /// Seconds in-flight requests get to finish on SIGTERM; then their connections are closed
-    /// and the process exits anyway.
-    #[arg(long, env = "MTP_DRAIN_TIMEOUT", default_value_t = 30)]
+    /// Seconds in-flight requests get to finish on SIGTERM.
+    ///
+    /// Then their connections are closed and the process exits anyway.
+    #[arg(
+        help_heading = "Serving",
+        long,
+        env = "MTP_DRAIN_TIMEOUT",
+        default_value_t = 30
+    )]
     pub drain_timeout: u64,
-    /// Prefix of the rate-limit keys in Redis (budgets under `<prefix>id:` and `<prefix>ip:`):
-    /// replicas sharing one budget use the same prefix.
-    #[arg(long, env = "MTP_REDIS_KEY_PREFIX", default_value = "mtp:rl:")]
+    /// Prefix of the rate-limit keys in Redis.
+    ///
+    /// Budgets live under `<prefix>id:` and `<prefix>ip:`; replicas sharing one budget use the
+    /// same prefix.
+    #[arg(
+        help_heading = "Rate limits",
+        long,
+        env = "MTP_REDIS_KEY_PREFIX",
+        default_value = "mtp:rl:"
+    )]
     pub redis_key_prefix: String,
     /// While Redis is unreachable, answer 429 instead of limiting each replica on its own.
-    #[arg(long, env = "MTP_REDIS_FAIL_CLOSED")]
+    #[arg(help_heading = "Rate limits", long, env = "MTP_REDIS_FAIL_CLOSED")]
     pub redis_fail_closed: bool,
     /// Read tenant status from the cluster's Tenant resources.
-    #[arg(long, env = "MTP_CLUSTER_STATUS", value_enum, default_value_t = ClusterStatus::Auto)]
+    #[arg(help_heading = "Cluster", long, env = "MTP_CLUSTER_STATUS", value_enum, default_value_t = ClusterStatus::Auto)]
     pub cluster_status: ClusterStatus,
     /// Log format (level from RUST_LOG, default info).
-    #[arg(long, env = "MTP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(help_heading = "Logging", long, env = "MTP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Authentication and rate limits.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Authentication")]
     pub auth: AuthArgs,
 }
 
@@ -326,8 +394,11 @@ pub fn ensure_keys_file(path: &Path, group: &str) -> anyhow::Result<Option<First
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(None),
         Err(e) => {
             return Err(anyhow::anyhow!(
-                "cannot create the keys file {}: {e}",
-                path.display()
+                "cannot create the keys file {}: {e}; give it with --api-keys-file, or in a \
+                 cluster create the Secret {} that is mounted there: `mtpctl install admin-key \
+                 | kubectl apply -f -` (docs/install.md#the-first-api-key)",
+                path.display(),
+                crate::install::API_KEYS_SECRET
             ));
         }
     };

@@ -7,12 +7,14 @@ use clap::{Parser, Subcommand};
 use mtp_bins::controller::run::{self, RunArgs};
 use mtp_bins::telemetry::{self, LogFormat};
 
-/// mtp's Tenant controller.
+/// Reconciles Tenants into namespaces, RBAC, NetworkPolicy, LimitRange and ResourceQuota.
+///
+/// With `--database-url` it also syncs the API's store into Tenant resources (the store is then
+/// the one source of truth). One leader among replicas.
 #[derive(Debug, Parser)]
 #[command(
     name = "mtp-controller",
     version,
-    about,
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -44,7 +46,7 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", mtp_bins::telemetry::error_chain(&e));
                     ExitCode::FAILURE
                 }
             };

@@ -11,9 +11,9 @@ use mtp_bins::webhook::manifests::{self, ManifestsArgs};
 use mtp_bins::webhook::serve::{self, ServeArgs, Server};
 use mtp_policy::admission::hooks::NamespaceCache;
 
-/// mtp's admission webhooks and their policies.
+/// mtp's admission webhooks: serve them, check manifests offline, print their configurations.
 #[derive(Debug, Parser)]
-#[command(name = "mtp-webhook", version, about)]
+#[command(name = "mtp-webhook", version)]
 struct Cli {
     /// Log format of `serve` (level from RUST_LOG, default info).
     #[arg(long, global = true, env = "MTP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -90,7 +90,7 @@ fn print(result: anyhow::Result<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", mtp_bins::telemetry::error_chain(&e));
             ExitCode::from(2)
         }
     }

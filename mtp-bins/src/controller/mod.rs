@@ -56,7 +56,7 @@ pub enum Error {
     #[error("invalid tenant: {0}")]
     Plan(#[source] mtp_core::Error),
     /// A call to the apiserver failed; `action` says which (`apply NetworkPolicy ns/name`).
-    #[error("cannot {action}: {}", kube_message(.source))]
+    #[error("cannot {action}: {}", kube_message_for(.action, .source))]
     Kube {
         /// What the controller was doing.
         action: String,
@@ -104,11 +104,98 @@ impl Error {
 /// The apiserver's message of a client error, or the transport error.
 pub fn kube_message(err: &kube::Error) -> String {
     match err {
-        kube::Error::Api(s) if !s.message.is_empty() => {
+        kube::Error::Api(s) if !s.message.is_empty() && !no_reason(&s.message) => {
             format!("{} ({} {})", s.message, s.code, s.reason)
         }
+        kube::Error::Api(s) => format!(
+            "{} {} with no reason given{}",
+            s.code,
+            s.reason,
+            if s.message.is_empty() {
+                String::new()
+            } else {
+                format!(" ({:?})", s.message.trim_end())
+            }
+        ),
         other => other.to_string(),
     }
+}
+
+/// An apiserver message whose reason is empty: `x is forbidden: ` (an authorizer or webhook
+/// that refused without saying why).
+fn no_reason(message: &str) -> bool {
+    message.trim_end().ends_with(':')
+}
+
+/// [`kube_message`] for the call `action` (`apply NetworkPolicy ns/name`, `delete Kind name`,
+/// ...): a 403 that does not say why gets what was attempted and the permission most likely
+/// missing, the way `kubectl auth can-i` would ask for it.
+pub fn kube_message_for(action: &str, err: &kube::Error) -> String {
+    let message = kube_message(err);
+    match err {
+        kube::Error::Api(s)
+            if s.is_forbidden() && (s.message.is_empty() || no_reason(&s.message)) =>
+        {
+            match forbidden_hint(action) {
+                Some(hint) => format!("{message}; {hint}"),
+                None => message,
+            }
+        }
+        _ => message,
+    }
+}
+
+/// `verbs resource [-n namespace]` for an action of the controller, as RBAC names them.
+fn forbidden_hint(action: &str) -> Option<String> {
+    let mut words = action.split_whitespace();
+    let verb = words.next()?;
+    let rest: Vec<&str> = words.collect();
+    // `apply Kind [ns/]name`, `delete Kind [ns/]name`, `keep Namespace name`,
+    // `write the status of Tenant name`, `update the finalizers of Tenant name`.
+    let (kind, target) = match rest.as_slice() {
+        [.., kind, target] => (*kind, *target),
+        _ => return None,
+    };
+    let resource = match kind {
+        "Namespace" => "namespaces",
+        "NetworkPolicy" => "networkpolicies.networking.k8s.io",
+        "LimitRange" => "limitranges",
+        "ResourceQuota" => "resourcequotas",
+        "RoleBinding" => "rolebindings.rbac.authorization.k8s.io",
+        "ClusterRole" => "clusterroles.rbac.authorization.k8s.io",
+        "ClusterRoleBinding" => "clusterrolebindings.rbac.authorization.k8s.io",
+        "Tenant" if action.contains("status") => "tenants.mtp.dev/status",
+        "Tenant" => "tenants.mtp.dev",
+        _ => return None,
+    };
+    let verbs = match verb {
+        // Server-side apply is a patch, and a create when the object does not exist yet.
+        "apply" => "patch and create",
+        "delete" => "delete",
+        _ => "patch",
+    };
+    let (namespace, name) = match target.split_once('/') {
+        Some((ns, name)) => (Some(ns), name),
+        None => (None, target),
+    };
+    let scope = match namespace {
+        Some(ns) => format!(" in namespace {ns}"),
+        None => String::new(),
+    };
+    let can_i_verb = if verb == "apply" {
+        "create"
+    } else if verb == "delete" {
+        "delete"
+    } else {
+        "patch"
+    };
+    let can_i_ns = namespace.map(|ns| format!(" -n {ns}")).unwrap_or_default();
+    Some(format!(
+        "attempted: {verbs} {resource} {name:?}{scope}; the controller's ServiceAccount most \
+         likely lacks that permission (check with `kubectl auth can-i {can_i_verb} {resource}/{name}{can_i_ns} \
+         --as system:serviceaccount:<platform namespace>:mtp-controller` and compare its roles \
+         with `mtpctl install`'s)"
+    ))
 }
 
 /// The result of a reconcile step.
@@ -549,6 +636,48 @@ pub fn tenant_name(tenant: &Tenant) -> Result<&str> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn forbidden(message: &str) -> kube::Error {
+        kube::Error::Api(Box::new(
+            kube::core::Status::failure(message, "Forbidden").with_code(403),
+        ))
+    }
+
+    #[test]
+    fn a_403_without_a_reason_says_what_was_attempted_and_what_is_missing() {
+        let err = Error::kube("apply NetworkPolicy tenant-acme/tenant-isolation")(forbidden(
+            "networkpolicies.networking.k8s.io \"tenant-isolation\" is forbidden: ",
+        ));
+        let text = err.to_string();
+        assert!(!text.contains("forbidden:  ("), "{text}");
+        assert!(text.starts_with("cannot apply NetworkPolicy tenant-acme/tenant-isolation: 403 Forbidden with no reason given"), "{text}");
+        assert!(
+            text.contains("attempted: patch and create networkpolicies.networking.k8s.io \"tenant-isolation\" in namespace tenant-acme"),
+            "{text}"
+        );
+        assert!(text.contains("kubectl auth can-i create networkpolicies.networking.k8s.io/tenant-isolation -n tenant-acme"), "{text}");
+
+        let err = Error::kube("delete ClusterRole mtp-tenant-acme")(forbidden(""));
+        let text = err.to_string();
+        assert!(text.contains("403 Forbidden with no reason given; attempted: delete clusterroles.rbac.authorization.k8s.io \"mtp-tenant-acme\";"), "{text}");
+
+        let err = Error::kube("write the status of Tenant acme")(forbidden(""));
+        assert!(
+            err.to_string()
+                .contains("patch tenants.mtp.dev/status \"acme\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_403_with_a_reason_is_shown_as_the_apiserver_said_it() {
+        let msg = "namespaces \"x\" is forbidden: User \"u\" cannot patch resource \"namespaces\"";
+        let err = Error::kube("apply Namespace x")(forbidden(msg));
+        assert_eq!(
+            err.to_string(),
+            format!("cannot apply Namespace x: {msg} (403 Forbidden)")
+        );
+    }
 
     #[test]
     fn backoff_doubles_to_a_minute() {

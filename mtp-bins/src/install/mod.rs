@@ -69,6 +69,56 @@ impl Default for InstallArgs {
     }
 }
 
+/// Flags of `mtpctl install admin-key`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdminKeyArgs {
+    /// The platform namespace the API server runs in.
+    #[arg(
+        long,
+        short = 'n',
+        env = "MTP_PLATFORM_NAMESPACE",
+        default_value = "mtp-system"
+    )]
+    pub namespace: String,
+    /// The key's id (what audit records and logs name; never the secret).
+    #[arg(long, value_name = "ID", default_value = crate::apiserver::config::FIRST_KEY_ID)]
+    pub key_id: String,
+    /// The key's group: the API server's `--platform-admin-group` makes its members platform
+    /// admins.
+    #[arg(long, value_name = "GROUP", default_value = crate::apiserver::DEFAULT_PLATFORM_ADMIN_GROUP)]
+    pub group: String,
+}
+
+/// The Secret `mtp-api-keys` with one newly generated key, and that key's secret.
+///
+/// The first API key of an installation with static keys: the API server mounts this Secret's
+/// `api-keys` as its keys file (it cannot write one into its read-only mount), so the key is
+/// made here, only its SHA-256 hash goes into the Secret, and the secret is shown once.
+pub fn admin_key(args: &AdminKeyArgs) -> Result<(String, mtp_auth::token::Secret), InstallError> {
+    let key = mtp_auth::static_keys::generate_key(&args.key_id, std::slice::from_ref(&args.group))
+        .map_err(|e| InstallError::Flag(format!("--key-id/--group: {e}")))?;
+    let file = format!(
+        "# mtp-apiserver API keys: <key-id>:<sha256-hex of the secret>[:<group>,...]\n{}\n",
+        key.line
+    );
+    let secret = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": API_KEYS_SECRET,
+            "namespace": args.namespace,
+            "labels": { "app.kubernetes.io/part-of": "mtp" },
+        },
+        "type": "Opaque",
+        "stringData": { "api-keys": file },
+    });
+    let yaml = serde_yaml::to_string(&secret).map_err(|source| InstallError::Serialize {
+        what: API_KEYS_SECRET.to_string(),
+        source,
+    })?;
+    Ok((format!("---\n{yaml}"), mtp_auth::token::Secret::new(key.secret)))
+}
+
 /// What can go wrong while rendering.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {

@@ -26,7 +26,7 @@ use output::{Format, Kind};
 
 /// mtpctl: log in to mtp, manage tenants and members, render tenant plans.
 #[derive(Debug, Parser)]
-#[command(name = "mtpctl", version, about, propagate_version = true)]
+#[command(name = "mtpctl", version, propagate_version = true)]
 pub struct Cli {
     /// The context to use (default: the current context).
     #[arg(long, global = true, env = "MTP_CONTEXT")]
@@ -46,6 +46,30 @@ pub struct Cli {
     /// Refresh the OIDC tokens even if they look valid (set when the server answered 401).
     #[arg(skip)]
     pub force_refresh: bool,
+}
+
+/// `mtpctl install`: the manifests, or with `admin-key` the first API key's Secret.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct InstallCommand {
+    /// What else to print.
+    #[command(subcommand)]
+    pub what: Option<InstallWhat>,
+    /// The flags of the manifests (the default).
+    #[command(flatten)]
+    pub args: crate::install::InstallArgs,
+}
+
+/// The subcommands of `mtpctl install`.
+#[derive(Debug, Subcommand)]
+pub enum InstallWhat {
+    /// Print the Secret `mtp-api-keys` with a new platform-admin API key, for `kubectl apply -f -`.
+    ///
+    /// The API server mounts this Secret as its keys file; in a cluster it cannot write one
+    /// itself. Only the key's SHA-256 hash goes into the Secret; the key is printed once, on
+    /// stderr: keep it (`export MTP_API_KEY=...`, then `mtpctl login --server ...`). More keys:
+    /// add lines to the Secret's `api-keys` (the API server reloads it when it changes).
+    AdminKey(crate::install::AdminKeyArgs),
 }
 
 /// mtpctl's commands.
@@ -77,7 +101,10 @@ pub enum Command {
     /// Print the objects the controller would apply for a Tenant file, as YAML (offline).
     Render(render::RenderArgs),
     /// Print every manifest of an mtp installation (offline), for `kubectl apply -f -`.
-    Install(crate::install::InstallArgs),
+    ///
+    /// `mtpctl install admin-key | kubectl apply -f -` creates the Secret with the first API key
+    /// of an installation with static keys (the key itself is shown once, on stderr).
+    Install(InstallCommand),
     /// Show and switch contexts.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -318,9 +345,24 @@ async fn run_once(cli: &Cli, io: &mut Io<'_>) -> Result<(), CliError> {
             let yaml = render::run(args)?;
             io.out.write_all(yaml.as_bytes()).map_err(io_err)
         }
-        Command::Install(args) => {
+        Command::Install(InstallCommand { what: None, args }) => {
             let text = crate::install::run(args)?;
             io.out.write_all(text.as_bytes()).map_err(io_err)
+        }
+        Command::Install(InstallCommand {
+            what: Some(InstallWhat::AdminKey(args)),
+            ..
+        }) => {
+            let (yaml, key) = crate::install::admin_key(args)?;
+            io.out.write_all(yaml.as_bytes()).map_err(io_err)?;
+            writeln!(
+                io.err,
+                "mtpctl: the API key {:?} of group {:?} (shown once; only its hash is in the Secret):\n{}",
+                args.key_id,
+                args.group,
+                key.expose()
+            )
+            .map_err(io_err)
         }
         Command::Completion { shell } => {
             // Into a buffer first: clap_complete panics on a write error (a closed pipe).

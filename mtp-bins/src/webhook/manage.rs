@@ -189,7 +189,7 @@ pub async fn rotate_forever(client: Client, args: ServeArgs, registry: Registry)
     loop {
         tick.tick().await;
         if let Err(e) = ensure(&client, &args, &registry).await {
-            warn!(error = %format!("{e:#}"), "cannot refresh the webhook's certificate and configurations; retrying in an hour");
+            warn!(error = %crate::telemetry::error_chain(&e), "cannot refresh the webhook's certificate and configurations; retrying in an hour");
         }
     }
 }
