@@ -430,7 +430,10 @@ fn install_admin_key_makes_the_first_keys_secret() {
         stderr.contains("\"platform-admin\"") && stderr.contains("\"mtp:platform-admins\""),
         "{stderr}"
     );
-    assert!(!yaml.contains(key), "the secret itself is never in the manifest");
+    assert!(
+        !yaml.contains(key),
+        "the secret itself is never in the manifest"
+    );
 
     let file = dir.path().join("secret.yaml");
     std::fs::write(&file, &yaml).unwrap();

@@ -116,7 +116,10 @@ pub fn admin_key(args: &AdminKeyArgs) -> Result<(String, mtp_auth::token::Secret
         what: API_KEYS_SECRET.to_string(),
         source,
     })?;
-    Ok((format!("---\n{yaml}"), mtp_auth::token::Secret::new(key.secret)))
+    Ok((
+        format!("---\n{yaml}"),
+        mtp_auth::token::Secret::new(key.secret),
+    ))
 }
 
 /// What can go wrong while rendering.
