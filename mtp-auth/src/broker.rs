@@ -7,7 +7,7 @@ use serde_json::Value;
 use tracing::Instrument as _;
 
 use crate::error::{Error, Result};
-use crate::oidc::discover;
+use crate::discovery::discover;
 use crate::token::{Secret, write_token_file};
 
 /// Settings of a [`Broker`].
