@@ -16,9 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::get;
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::routing::get;
 use axum::{Extension, Router};
 use mtp_auth::layer::{AuthLayer, KeyExtractor, RateLimitLayer, TrustedProxies};
 use mtp_auth::ratelimit::{LocalLimiter, Quota};
@@ -54,7 +54,10 @@ async fn whoami(Extension(id): Extension<Identity>) -> impl IntoResponse {
         "groups": id.groups,
         "method": id.method.kind(),
     });
-    ([(header::CONTENT_TYPE, "application/json")], body.to_string())
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
 }
 
 /// Static keys from `MTP_API_KEYS_FILE`, or one generated key (its secret returned).
@@ -81,7 +84,10 @@ fn authenticator(keys: Arc<StaticKeys>) -> Result<Arc<dyn Authenticator>, BoxErr
         let oidc = Arc::new(OidcAuthenticator::new(OidcConfig::new(issuer, audience))?);
         oidc.spawn_refresh();
         // JWT-shaped credentials go to OIDC, anything else to the keys.
-        return Ok(Arc::new(Chain::new(Some(Box::new(oidc)), Some(Box::new(keys)))));
+        return Ok(Arc::new(Chain::new(
+            Some(Box::new(oidc)),
+            Some(Box::new(keys)),
+        )));
     }
     Ok(keys)
 }
@@ -93,7 +99,11 @@ async fn main() -> Result<(), BoxError> {
     let (keys, secret) = static_keys(&tmp)?;
     let app = app(authenticator(keys)?)?;
 
-    let addr = if check { "127.0.0.1:0" } else { "127.0.0.1:8080" };
+    let addr = if check {
+        "127.0.0.1:0"
+    } else {
+        "127.0.0.1:8080"
+    };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
@@ -141,8 +151,11 @@ async fn get_status(addr: SocketAddr, path: &str, auth: Option<&str>) -> Result<
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut s = tokio::net::TcpStream::connect(addr).await?;
     let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").as_bytes())
-        .await?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .await?;
     let mut resp = String::new();
     s.read_to_string(&mut resp).await?;
     resp.split(' ')

@@ -22,9 +22,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::chain::NoAuth;
 #[cfg(feature = "oidc")]
 use crate::chain::Chain;
+use crate::chain::NoAuth;
 use crate::error::{Error, Result};
 use crate::identity::Authenticator;
 #[cfg(feature = "oidc")]
