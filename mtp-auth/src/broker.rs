@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tracing::Instrument as _;
 
+use crate::discovery::discover;
 use crate::error::{Error, Result};
-use crate::oidc::discover;
 use crate::token::{Secret, write_token_file};
 
 /// Settings of a [`Broker`].

@@ -1,6 +1,10 @@
 //! The authentication flags shared by every binary (feature `cli`): flatten [`AuthArgs`] into a
 //! binary's clap parser so the names are the same everywhere.
 //!
+//! The flags are the same whatever the features; a mode whose backend is compiled out (`oidc`,
+//! `chain` without feature `oidc`, `--redis-url` without feature `redis`) is refused with an
+//! error naming the feature.
+//!
 //! ```
 //! use clap::Parser;
 //! #[derive(Parser)]
@@ -8,21 +12,26 @@
 //!     #[command(flatten)]
 //!     auth: mtp_auth::cli::AuthArgs,
 //! }
-//! let cli = Cli::parse_from(["svc", "--auth-mode", "oidc", "--oidc-issuer-url", "https://idp",
-//!     "--oidc-audience", "mtp", "--oidc-required-claim", "tenant=acme"]);
-//! let cfg = cli.auth.oidc_config().unwrap();
-//! assert_eq!(cfg.required_claims, [("tenant".to_string(), "acme".to_string())]);
+//! let cli = Cli::parse_from(["svc", "--api-keys-file", "/etc/mtp/api-keys",
+//!     "--rate-limit-rps", "5", "--rate-limit-burst", "10"]);
+//! assert_eq!(cli.auth.auth_mode, mtp_auth::cli::AuthMode::StaticKeys);
+//! assert_eq!(cli.auth.quota().unwrap().burst.get(), 10);
 //! ```
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::chain::{Chain, NoAuth};
+#[cfg(feature = "oidc")]
+use crate::chain::Chain;
+use crate::chain::NoAuth;
 use crate::error::{Error, Result};
 use crate::identity::Authenticator;
+#[cfg(feature = "oidc")]
 use crate::oidc::{KeySource, OidcAuthenticator, OidcConfig, parse_algorithm};
-use crate::ratelimit::{LocalLimiter, Quota, RateLimiter, RedisLimiter, RedisLimiterConfig};
+use crate::ratelimit::{LocalLimiter, Quota, RateLimiter};
+#[cfg(feature = "redis")]
+use crate::ratelimit::{RedisLimiter, RedisLimiterConfig};
 use crate::static_keys::StaticKeys;
 use crate::token::Secret;
 
@@ -104,7 +113,21 @@ pub struct AuthArgs {
 }
 
 impl AuthArgs {
-    /// The OIDC configuration from the `--oidc-*` flags.
+    /// The OIDC configuration from the `--oidc-*` flags (feature `oidc`).
+    ///
+    /// ```
+    /// use clap::Parser;
+    /// #[derive(Parser)]
+    /// struct Cli {
+    ///     #[command(flatten)]
+    ///     auth: mtp_auth::cli::AuthArgs,
+    /// }
+    /// let cli = Cli::parse_from(["svc", "--auth-mode", "oidc", "--oidc-issuer-url", "https://idp",
+    ///     "--oidc-audience", "mtp", "--oidc-required-claim", "tenant=acme"]);
+    /// let cfg = cli.auth.oidc_config().unwrap();
+    /// assert_eq!(cfg.required_claims, [("tenant".to_string(), "acme".to_string())]);
+    /// ```
+    #[cfg(feature = "oidc")]
     pub fn oidc_config(&self) -> Result<OidcConfig> {
         let issuer = self.oidc_issuer_url.clone().ok_or_else(|| {
             Error::Config("--oidc-issuer-url is required for --auth-mode oidc/chain".into())
@@ -165,14 +188,23 @@ impl AuthArgs {
         Ok(match self.auth_mode {
             AuthMode::None => Arc::new(NoAuth::new("dev", vec!["system:authenticated".into()])),
             AuthMode::StaticKeys => self.static_keys()?,
+            #[cfg(feature = "oidc")]
             AuthMode::Oidc => self.oidc()?,
+            #[cfg(feature = "oidc")]
             AuthMode::Chain => Arc::new(Chain::new(
                 Some(Box::new(self.oidc()?)),
                 Some(Box::new(self.static_keys()?)),
             )),
+            #[cfg(not(feature = "oidc"))]
+            AuthMode::Oidc | AuthMode::Chain => {
+                return Err(Error::Config(
+                    "--auth-mode oidc/chain needs mtp-auth built with the `oidc` feature".into(),
+                ));
+            }
         })
     }
 
+    #[cfg(feature = "oidc")]
     fn oidc(&self) -> Result<Arc<OidcAuthenticator>> {
         let a = Arc::new(OidcAuthenticator::new(self.oidc_config()?)?);
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -191,12 +223,19 @@ impl AuthArgs {
     pub fn rate_limiter(&self) -> Result<Arc<dyn RateLimiter>> {
         let quota = self.quota()?;
         Ok(match &self.redis_url {
+            #[cfg(feature = "redis")]
             Some(url) => {
                 let r = RedisLimiter::new(RedisLimiterConfig::new(url.expose()), quota)?;
                 if tokio::runtime::Handle::try_current().is_ok() {
                     r.fallback().spawn_housekeeping(Duration::from_secs(60));
                 }
                 Arc::new(r)
+            }
+            #[cfg(not(feature = "redis"))]
+            Some(_) => {
+                return Err(Error::Config(
+                    "--redis-url needs mtp-auth built with the `redis` feature".into(),
+                ));
             }
             None => {
                 let l = Arc::new(LocalLimiter::new(quota));

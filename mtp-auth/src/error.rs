@@ -149,6 +149,7 @@ pub enum Error {
         why: String,
     },
     /// An HTTP request failed.
+    #[cfg(any(feature = "oidc", feature = "broker"))]
     #[error("HTTP request to {url} failed: {source}")]
     Http {
         /// The URL (never with credentials).
@@ -166,6 +167,7 @@ pub enum Error {
         why: String,
     },
     /// Redis failed.
+    #[cfg(feature = "redis")]
     #[error("redis: {0}")]
     Redis(#[source] Box<redis::RedisError>),
 }

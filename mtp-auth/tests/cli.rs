@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use clap::Parser;
-use mtp_auth::cli::{AuthArgs, AuthMode};
+use mtp_auth::cli::AuthArgs;
+#[cfg(feature = "oidc")]
 use mtp_auth::oidc::KeySource;
 
 #[derive(Parser, Debug)]
@@ -17,10 +18,12 @@ fn parse(args: &[&str]) -> AuthArgs {
         .auth
 }
 
+#[cfg(feature = "oidc")]
 fn config_err(args: &[&str]) -> String {
     parse(args).oidc_config().unwrap_err().to_string()
 }
 
+#[cfg(feature = "oidc")]
 #[test]
 fn all_oidc_flags_reach_the_config() {
     let a = parse(&[
@@ -57,7 +60,7 @@ fn all_oidc_flags_reach_the_config() {
         "--rate-limit-burst",
         "7",
     ]);
-    assert_eq!(a.auth_mode, AuthMode::Chain);
+    assert_eq!(a.auth_mode, mtp_auth::cli::AuthMode::Chain);
     let c = a.oidc_config().unwrap();
     assert_eq!(c.audiences, ["a", "b"]);
     assert_eq!(
@@ -108,6 +111,7 @@ fn every_flag_has_its_mtp_environment_variable() {
     }
 }
 
+#[cfg(feature = "oidc")]
 #[test]
 fn bad_flags_are_named() {
     assert_eq!(
@@ -162,6 +166,7 @@ fn bad_flags_are_named() {
     assert!(Cli::try_parse_from(["svc", "--oidc-jwks-url", "u", "--oidc-jwks-file", "f"]).is_err());
 }
 
+#[cfg(feature = "oidc")]
 #[tokio::test]
 async fn chain_mode_routes_by_credential_shape() {
     let dir = tempfile::tempdir().unwrap();
@@ -203,6 +208,7 @@ async fn chain_mode_routes_by_credential_shape() {
     assert!(l.check("x").await.allowed);
 }
 
+#[cfg(feature = "redis")]
 #[test]
 fn redis_password_never_shows_in_debug() {
     let a = parse(&["--redis-url", "redis://:hunter2@127.0.0.1:6379/0"]);
@@ -213,4 +219,37 @@ fn redis_password_never_shows_in_debug() {
         !d.contains("hunter2") && d.contains("redis://<redacted>@127.0.0.1:6379"),
         "{d}"
     );
+}
+
+/// Built without a backend, the flags still parse and choosing it is a clear error
+/// (`cargo test -p mtp-auth --no-default-features --features cli`).
+#[cfg(not(all(feature = "oidc", feature = "redis")))]
+#[tokio::test]
+async fn compiled_out_backends_are_named() {
+    #[cfg(not(feature = "oidc"))]
+    for mode in ["oidc", "chain"] {
+        let e = parse(&["--auth-mode", mode, "--oidc-issuer-url", "https://i"])
+            .authenticator()
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid configuration: --auth-mode oidc/chain needs mtp-auth built with the `oidc` feature"
+        );
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let e = parse(&["--redis-url", "redis://:hunter2@127.0.0.1:6379/0"])
+            .rate_limiter()
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            e,
+            "invalid configuration: --redis-url needs mtp-auth built with the `redis` feature"
+        );
+    }
+    let l = parse(&[]).rate_limiter().unwrap();
+    assert!(l.check("x").await.allowed);
 }

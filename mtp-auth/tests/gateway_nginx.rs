@@ -1,4 +1,5 @@
-//! The gateway check behind a real nginx (`auth_request`), using deploy/gateway/nginx.conf.
+//! The gateway check behind a real nginx (`auth_request`), using deploy/gateway/nginx.conf (its
+//! copy in tests/gateway/, so the packaged crate tests itself; .ci/libraries keeps them equal).
 //! Needs nginx (Debian package, installed by .ci/install-deps); fails when it is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -61,7 +62,7 @@ async fn nginx_auth_request_uses_the_gateway_check() {
     std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
     let conf = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../deploy/gateway/nginx.conf"
+        "/tests/gateway/nginx.conf"
     ))
     .unwrap()
     .replace("127.0.0.1:8081", &gw)

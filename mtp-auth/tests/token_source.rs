@@ -60,6 +60,7 @@ fn secrets_are_redacted_and_bad_paths_are_errors() {
     assert!(e.starts_with("cannot write /nonexistent-dir/token"), "{e}");
 }
 
+#[cfg(feature = "broker")]
 #[test]
 fn backoff_grows_with_jitter_and_is_capped() {
     use mtp_auth::broker::{backoff, refresh_after};
@@ -83,6 +84,7 @@ fn backoff_grows_with_jitter_and_is_capped() {
     );
 }
 
+#[cfg(feature = "broker")]
 #[test]
 fn secret_files_and_broker_settings_are_checked() {
     use mtp_auth::broker::{Broker, BrokerConfig};
@@ -117,6 +119,7 @@ fn secret_files_and_broker_settings_are_checked() {
     );
 }
 
+#[cfg(feature = "broker")]
 #[tokio::test]
 async fn unreachable_issuer_is_a_discovery_error() {
     use mtp_auth::broker::{Broker, BrokerConfig};

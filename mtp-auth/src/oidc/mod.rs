@@ -6,7 +6,6 @@
 //! ambiguous `kid`s, the registered claims with leeway, required claims, and claim mapping.
 
 mod jwks;
-mod strict;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -18,10 +17,12 @@ use base64::Engine as _;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-pub use jwks::{KeySource, ProviderMetadata, VerifyKey, discover, parse_jwks};
+pub use crate::discovery::{ProviderMetadata, discover};
+pub use jwks::{KeySource, VerifyKey, parse_jwks};
 
 use crate::error::{Error, Rejection, Result};
 use crate::identity::{AuthMethod, Authenticator, Identity};
+use crate::strict;
 
 /// Default algorithm allowlist.
 pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[Algorithm::RS256, Algorithm::ES256];

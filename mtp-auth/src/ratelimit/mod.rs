@@ -1,7 +1,8 @@
-//! Rate limiting: the [`RateLimiter`] trait, an in-process GCRA limiter ([`LocalLimiter`]) and a
-//! Redis-backed one shared by replicas ([`RedisLimiter`]).
+//! Rate limiting: the [`RateLimiter`] trait, an in-process GCRA limiter ([`LocalLimiter`]) and
+//! (feature `redis`) a Redis-backed one shared by replicas, `RedisLimiter`.
 
 mod local;
+#[cfg(feature = "redis")]
 mod redis_gcra;
 
 use std::num::NonZeroU32;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use local::LocalLimiter;
+#[cfg(feature = "redis")]
 pub use redis_gcra::{RedisLimiter, RedisLimiterConfig};
 
 use crate::error::{Error, Result};
