@@ -1,14 +1,17 @@
-//! Runs one admission path N times on the kube-rs AdmissionReview capture, for instruction counts
+//! Runs one admission path N times on an AdmissionReview capture (the kube-rs one unless a third
+//! argument names another file of `testdata/conformance/admissionreview`), for instruction counts
 //! that do not depend on what else the machine is doing:
 //!
 //! ```sh
 //! cargo build --release -p mtp-benches --example admission_loop
 //! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/admission_loop review 20000
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/admission_loop \
+//!     review 20000 pods-create.kube-apiserver-v1.26.json
 //! ```
 //!
 //! Modes: `floor` (serde IgnoredAny), `review` (the whole mtp-profile evaluation), `typed`
 //! (k8s-openapi types), `hook` (the pod-security webhook's `review`, response bytes included),
-//! `router` (one axum `oneshot` call through the admission router per iteration), `none` (read
+//! `raw` (the framework's default `review_raw` path with the same hook), `router` (one axum `oneshot` call through the admission router per iteration), `none` (read
 //! the file only, to subtract).
 #![allow(missing_docs)]
 
@@ -20,9 +23,9 @@ use std::sync::Arc;
 
 use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::Pod;
-use mtp_policy::admission::Registry;
 use mtp_policy::admission::Webhook;
 use mtp_policy::admission::hooks::PodSecurityHook;
+use mtp_policy::admission::{Registry, review_raw};
 use mtp_policy::pod_security::{Policy, Profile};
 use serde::Deserialize;
 use tower::ServiceExt;
@@ -51,7 +54,10 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mtp-policy/testdata/conformance")
         });
-    let Ok(body) = std::fs::read(dir.join("admissionreview/pods-create.kube-rs.json")) else {
+    let file = args
+        .get(3)
+        .map_or("pods-create.kube-rs.json", String::as_str);
+    let Ok(body) = std::fs::read(dir.join("admissionreview").join(file)) else {
         eprintln!("cannot read the capture under {}", dir.display());
         return ExitCode::FAILURE;
     };
@@ -78,6 +84,9 @@ fn main() -> ExitCode {
             "typed" => serde_json::from_slice::<TypedReview>(body).is_ok(),
             "hook" => hook
                 .review(body)
+                .map(|r| r.response.to_review_bytes(&r.uid))
+                .is_ok(),
+            "raw" => review_raw(&hook, body)
                 .map(|r| r.response.to_review_bytes(&r.uid))
                 .is_ok(),
             "router" => rt.block_on(async {

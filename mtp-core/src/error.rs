@@ -1,7 +1,7 @@
 //! Errors of mtp-core: [`Error`] for the domain (names, tiers, the plan) and [`StoreError`] for
 //! the [`Store`](crate::Store) implementations.
 
-use mtp_policy::builders::BuildError;
+use crate::builders::BuildError;
 
 /// An error of the mtp domain: a bad name, a bad tier catalogue, a Tenant the plan cannot satisfy.
 #[derive(Debug, thiserror::Error)]

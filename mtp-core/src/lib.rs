@@ -1,4 +1,4 @@
-//! The mtp domain: the Tenant custom resource, tiers, members, the `Store` trait and the tenant plan.
+#![doc = include_str!("../README.md")]
 //!
 //! Pure types and functions, no I/O: the plan is computed offline, the [`Store`] trait is
 //! implemented by `mtp-store`.
@@ -6,10 +6,12 @@
 //! ```
 //! use mtp_core::{plan, PlatformSettings, Tenant, TierCatalogue};
 //! let tenant = Tenant::test("acme").with_admin("alice@acme.io");
-//! let objects = plan(&tenant, &TierCatalogue::default(), &PlatformSettings::default()).unwrap();
+//! let objects = plan(&tenant, &TierCatalogue::default(), &PlatformSettings::default())?;
 //! assert_eq!(objects.namespaces.len(), 1);
+//! # Ok::<(), mtp_core::Error>(())
 //! ```
 
+pub mod builders;
 pub mod diff;
 pub mod error;
 pub mod naming;

@@ -1,7 +1,7 @@
 //! Names of a tenant's namespaces: `tenant-<name>` and `tenant-<name>-<suffix>`, each a DNS-1123
 //! label of at most 63 characters.
 
-use mtp_policy::builders::{BuildError, validate_dns1123_label};
+use crate::builders::{BuildError, validate_dns1123_label};
 
 use crate::{Error, Result};
 

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::builders::{self, BuildError, ContainerDefaults, IsolationParams, ObjectBase};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{
@@ -18,7 +19,6 @@ use k8s_openapi::api::rbac::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
-use mtp_policy::builders::{self, BuildError, ContainerDefaults, IsolationParams, ObjectBase};
 use serde::{Deserialize, Serialize};
 
 use crate::naming::{extra_namespace, primary_namespace};

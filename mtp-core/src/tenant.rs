@@ -359,7 +359,7 @@ impl TenantSpec {
         }
         for (i, suffix) in self.namespaces.iter().enumerate() {
             let field = format!("spec.namespaces[{i}]");
-            mtp_policy::builders::validate_dns1123_label(&field, suffix)
+            crate::builders::validate_dns1123_label(&field, suffix)
                 .map_err(|e| crate::Error::invalid(field.clone(), e.to_string()))?;
             if self.namespaces[..i].contains(suffix) {
                 return Err(crate::Error::invalid(

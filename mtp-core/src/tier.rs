@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use mtp_policy::builders::validate_quantity;
+use crate::builders::validate_quantity;
 use serde::{Deserialize, Serialize};
 
 use crate::{Egress, Error, Result, Tier};

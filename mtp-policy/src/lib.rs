@@ -3,13 +3,11 @@
 //! Modules:
 //! - [`pod_security`]: the Pod Security Standards (`baseline`, `restricted`, version-aware) and the
 //!   `mtp` platform profile, on pods, pod templates, workloads and AdmissionReviews.
-//! - [`admission`]: the admission-webhook framework and the hooks mtp ships (feature `admission`).
-//! - [`builders`]: NetworkPolicy, LimitRange, ResourceQuota and RoleBindings of a tenant namespace.
+//! - [`admission`]: the `admission.k8s.io/v1` AdmissionReview view and response writer; with the
+//!   feature `admission` (default), the admission-webhook framework and the hooks mtp ships.
 
 #[macro_use]
 mod de;
-#[cfg(feature = "admission")]
 pub mod admission;
-pub mod builders;
 mod json;
 pub mod pod_security;

@@ -14,8 +14,10 @@
 //! which reads it or says what is wrong. To keep that exact, the parts where serde_json's
 //! behaviour is intricate are handed to serde_json itself over the bytes of that one value:
 //! numbers whose value is read and strings with escapes whose value is used (ignored numbers
-//! are checked in place against serde_json's number grammar). What it
-//! declines although serde_json may read it: enums, `RawValue`, structs written as arrays, bytes
+//! are checked in place against serde_json's number grammar). The
+//! AdmissionReview view's `RawJson` (the text of a value, as serde_json's `RawValue` gives it)
+//! is read here too. What it declines although serde_json may read it: enums, serde_json's own
+//! `RawValue`, structs written as arrays, bytes
 //! written as arrays, keys read as anything but strings, and nesting deeper than [`MAX_DEPTH`].
 
 use std::fmt;
@@ -154,28 +156,6 @@ pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
         start = pos + 1;
     }
     out.push(b'"');
-}
-
-/// Opens an `admission.k8s.io/v1` AdmissionReview response in `out`: the envelope, `uid`,
-/// `allowed`, and for a denial (`(code, reason, message)`) the `status`. The caller may append
-/// more `response` fields (`,"key":value`), then closes it with `}}`.
-pub(crate) fn open_review(out: &mut Vec<u8>, uid: &str, denial: Option<(u16, &str, &str)>) {
-    out.extend_from_slice(
-        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"#,
-    );
-    push_str(out, uid);
-    match denial {
-        None => out.extend_from_slice(br#","allowed":true"#),
-        Some((code, reason, message)) => {
-            out.extend_from_slice(br#","allowed":false,"status":{"code":"#);
-            out.extend_from_slice(code.to_string().as_bytes());
-            out.extend_from_slice(br#","reason":"#);
-            push_str(out, reason);
-            out.extend_from_slice(br#","message":"#);
-            push_str(out, message);
-            out.push(b'}');
-        }
-    }
 }
 
 /// The first byte at or after `pos` that is not JSON whitespace (space, tab, line feed,
@@ -541,6 +521,11 @@ macro_rules! declined_numbers {
     };
 }
 
+/// The newtype name under which the AdmissionReview view's `RawJson` asks for a value's text:
+/// this reader gives it the bytes of the value it skips (checked as serde_json checks the
+/// `RawValue` it gives instead: the value as it ignores one, then the whole text as UTF-8).
+pub(crate) const RAW_JSON: &str = "$mtp_policy::RawJson";
+
 /// serde_json's `RawValue` asks for itself as a newtype of a private name: declined.
 fn not_raw_value(name: &str) -> Result<()> {
     if name.starts_with("$serde_json") {
@@ -660,6 +645,14 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value> {
+        if name == RAW_JSON {
+            self.skip_ws();
+            let start = self.pos;
+            self.skip_value()?;
+            let bytes = self.input.get(start..self.pos).ok_or(Declined)?;
+            let text = std::str::from_utf8(bytes).map_err(|_| Declined)?;
+            return visitor.visit_borrowed_str(text);
+        }
         not_raw_value(name)?;
         visitor.visit_newtype_struct(self)
     }

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Declined, MAX_DEPTH, from_slice, from_slice_seed, push_str};
-use crate::pod_security::AdmissionReview;
+use crate::admission::{AdmissionReview, Response};
+use crate::pod_security::ObjectReview;
 use crate::pod_security::model::Object;
 
 /// splitmix64: a small seeded generator, so every failure is reproducible from its seed.
@@ -426,7 +427,12 @@ fn reads_every_capture_and_fixture_as_serde_json_does() {
             "{name} declined as an object"
         );
         if name.contains("admissionreview") {
-            assert!(same_value::<AdmissionReview<'_>>(doc), "{name} declined");
+            assert!(same_value::<ObjectReview<'_>>(doc), "{name} declined");
+            // The raw view: the objects' text, as serde_json's RawValue gives it.
+            assert!(
+                same_value::<AdmissionReview<'_>>(doc),
+                "{name} declined raw"
+            );
             reviews += 1;
         }
         assert!(same_value::<de::IgnoredAny>(doc), "{name} declined");
@@ -484,7 +490,8 @@ fn mutated_captures_read_as_serde_json_reads_them_or_not_at_all() {
             for _ in 0..300 {
                 let mutated = mutate(&mut rng, doc);
                 cases += 1;
-                if same_value::<AdmissionReview<'_>>(&mutated) {
+                same_value::<AdmissionReview<'_>>(&mutated);
+                if same_value::<ObjectReview<'_>>(&mutated) {
                     read += 1;
                 }
                 same_value::<serde_json::Value>(&mutated);
@@ -807,7 +814,11 @@ fn strings_are_written_byte_for_byte_as_serde_json_writes_them() {
 
 #[test]
 fn review_responses_are_the_documents_serde_json_wrote() {
-    use crate::pod_security::review::response_json;
+    let response_json = |uid: &str, denial: Option<String>| {
+        denial
+            .map_or_else(Response::allow, Response::deny)
+            .to_review_bytes(uid)
+    };
     for uid in ["u1", "a\"b\\c"] {
         for denial in [
             None,

@@ -25,7 +25,7 @@ pub mod model;
 pub mod mtp;
 mod pss;
 pub mod quantity;
-pub(crate) mod review;
+mod review;
 mod view;
 
 use std::fmt;
@@ -35,7 +35,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use model::{Object, ObjectMeta, Spec};
-pub use review::{AdmissionRequest, AdmissionReview, GroupVersionKind, GroupVersionResource};
+pub use review::{ObjectRequest, ObjectReview};
 use view::PodView;
 
 /// The newest Kubernetes minor version whose Pod Security Standards this crate knows (`v1.37`).
@@ -413,16 +413,6 @@ impl Policy {
     pub fn evaluate_json(&self, bytes: &[u8]) -> Result<Evaluation> {
         let object: Object<'_> = serde_json::from_slice(bytes).map_err(Error::Parse)?;
         self.evaluate(&object)
-    }
-
-    /// Evaluates the object of an AdmissionReview request. A request without an object (DELETE)
-    /// is not applicable. For `pods/ephemeralcontainers` the whole pod in `request.object` is
-    /// checked, ephemeral containers included.
-    pub fn evaluate_request(&self, request: &AdmissionRequest<'_>) -> Result<Evaluation> {
-        match &request.object {
-            Some(object) => self.evaluate(object),
-            None => Ok(Evaluation::not_applicable()),
-        }
     }
 
     fn evaluate_pod(&self, view: &PodView<'_, '_>) -> Evaluation {

@@ -4,10 +4,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::{system_namespaces, tenant_namespaces};
 use crate::admission::{
-    FailurePolicy, Operation, Request, Response, ReviewError, Reviewed, Rule, Webhook, WebhookKind,
-    review_raw,
+    AdmissionReview, FailurePolicy, Operation, Request, Response, ReviewError, Reviewed, Rule,
+    Webhook, WebhookKind, review_raw,
 };
-use crate::pod_security::AdmissionReview;
 use crate::pod_security::model::{Container, Object};
 use crate::pod_security::{Policy, Profile};
 
@@ -92,20 +91,19 @@ impl Webhook for PodSecurityHook {
     }
 
     fn admit(&self, request: &Request<'_>) -> Response {
-        let Some(object_json) = request.object_json() else {
+        let Some(object) = request.object.filter(|o| o.get() != "null") else {
             return Response::allow();
         };
-        let object: Object<'_> = match serde_json::from_str(object_json) {
+        let object: Object<'_> = match object.read() {
             Ok(object) => object,
             Err(e) => return Response::invalid(format!("cannot read request.object: {e}")),
         };
-        let is_pod_update = request.operation() == Some(Operation::Update)
-            && request.resource() == "pods"
-            && request.sub_resource().is_empty();
+        let is_pod_update = is_pod_update(request);
         let old: Option<Object<'_>> = if is_pod_update {
             request
-                .old_object_json()
-                .and_then(|o| serde_json::from_str(o).ok())
+                .old_object
+                .filter(|o| o.get() != "null")
+                .and_then(|o| o.read().ok())
         } else {
             None
         };
@@ -116,25 +114,22 @@ impl Webhook for PodSecurityHook {
     /// parsed again. Bodies that do not read that way (a malformed review or object) take the
     /// default path, so the answer is exactly that of [`Webhook::admit`].
     fn review(&self, body: &[u8]) -> Result<Reviewed, ReviewError> {
-        // A body the fast reader declines goes straight to the default path (which reads it
-        // with serde_json and says what is wrong), not through a second one-pass attempt.
-        let Ok(review) = crate::json::from_slice::<AdmissionReview<'_>>(body) else {
+        // A body that does not read with the objects typed (malformed, or an object of another
+        // shape) goes to the default path, which reads it raw and says what is wrong.
+        let Ok(review) = AdmissionReview::<'_, Object<'_>>::from_slice(body) else {
             return review_raw(self, body);
         };
-        let request = review.request().map_err(|e| match e {
-            crate::pod_security::Error::InvalidReview(detail) => ReviewError::Invalid(detail),
-            other => ReviewError::Invalid(other.to_string()),
-        })?;
+        let request = review.request()?;
         let response = match &request.object {
             None => Response::allow(),
             Some(object) => {
-                let is_pod_update = request.is_pod_update();
+                let is_pod_update = is_pod_update(request);
                 let old = request.old_object.as_ref().filter(|_| is_pod_update);
                 self.decide(object, old, is_pod_update)
             }
         };
         Ok(Reviewed {
-            uid: request.uid.as_deref().unwrap_or_default().to_owned(),
+            uid: request.uid().to_owned(),
             response,
         })
     }
@@ -164,6 +159,14 @@ impl PodSecurityHook {
             Err(e) => Response::invalid(format!("cannot check request.object: {e}")),
         }
     }
+}
+
+/// Whether the request is an UPDATE of a pod itself (not of a subresource), the one update Pod
+/// Security Admission re-evaluates only when containers, images or annotations change.
+fn is_pod_update<O>(request: &Request<'_, O>) -> bool {
+    request.operation() == Some(Operation::Update)
+        && request.resource() == "pods"
+        && request.sub_resource().is_empty()
 }
 
 fn images<'c>(containers: &'c Option<Vec<Container<'_>>>) -> Vec<(&'c str, Option<&'c str>)> {

@@ -7,7 +7,7 @@
 //! refuse.
 //!
 //! ```
-//! use mtp_policy::builders::{isolation_network_policy, IsolationParams, ObjectBase};
+//! use mtp_core::builders::{isolation_network_policy, IsolationParams, ObjectBase};
 //!
 //! let namespaces = vec!["tenant-acme".to_string(), "tenant-acme-ci".to_string()];
 //! let params = IsolationParams::new("tenant-acme", &namespaces, "mtp-system");
@@ -132,7 +132,7 @@ impl ObjectBase {
 /// `-`, starting and ending with an alphanumeric. `field` names the parameter in the error.
 ///
 /// ```
-/// use mtp_policy::builders::validate_dns1123_label;
+/// use mtp_core::builders::validate_dns1123_label;
 /// assert!(validate_dns1123_label("namespace", "tenant-acme").is_ok());
 /// assert!(validate_dns1123_label("namespace", "Tenant_Acme").is_err());
 /// ```
@@ -174,7 +174,7 @@ fn dns1123_bytes_problem(bytes: &[u8]) -> Option<&'static str> {
 /// Checks that `value` is a Kubernetes resource quantity such as `500m`, `2`, `1Gi` or `1e3`.
 ///
 /// ```
-/// use mtp_policy::builders::validate_quantity;
+/// use mtp_core::builders::validate_quantity;
 /// assert!(validate_quantity("cpu", "500m").is_ok());
 /// assert!(validate_quantity("memory", "1 GB").is_err());
 /// ```
@@ -271,7 +271,7 @@ fn user_ok(value: &str) -> bool {
 /// the access granted earlier.
 ///
 /// ```
-/// use mtp_policy::builders::{role_binding, ObjectBase};
+/// use mtp_core::builders::{role_binding, ObjectBase};
 /// let rb = role_binding("tenant-acme", "tenant-admins", "admin", &["alice@acme.io".into()], &ObjectBase::default()).unwrap();
 /// assert_eq!(rb.role_ref.name, "admin");
 /// ```
@@ -537,7 +537,7 @@ pub struct ContainerDefaults<'a> {
 /// limits and requests.
 ///
 /// ```
-/// use mtp_policy::builders::{limit_range, ContainerDefaults, ObjectBase};
+/// use mtp_core::builders::{limit_range, ContainerDefaults, ObjectBase};
 /// let defaults = ContainerDefaults { default_cpu: "500m", default_memory: "512Mi", default_request_cpu: "100m", default_request_memory: "128Mi" };
 /// let lr = limit_range("tenant-acme", &defaults, &ObjectBase::default()).unwrap();
 /// assert_eq!(lr.metadata.name.as_deref(), Some("tenant-defaults"));
@@ -587,7 +587,7 @@ pub fn limit_range(
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use mtp_policy::builders::{resource_quota, ObjectBase};
+/// use mtp_core::builders::{resource_quota, ObjectBase};
 /// let hard = BTreeMap::from([("pods".to_string(), "20".to_string())]);
 /// let rq = resource_quota("tenant-acme", &hard, &ObjectBase::default()).unwrap();
 /// assert_eq!(rq.metadata.name.as_deref(), Some("tenant-quota"));
