@@ -10,10 +10,14 @@
 //! assert_eq!(objects.namespaces.len(), 1);
 //! ```
 
+#[cfg(feature = "api")]
+pub mod api;
+pub mod authz;
 pub mod diff;
 pub mod error;
 pub mod naming;
 pub mod plan;
+pub mod rules;
 pub mod store;
 pub mod tenant;
 pub mod tier;

@@ -131,6 +131,7 @@ impl TenantRecord {
 
 /// A member's role in a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// ClusterRole `admin` in the tenant's namespaces.
