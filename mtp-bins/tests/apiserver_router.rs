@@ -631,7 +631,9 @@ async fn patch_is_a_merge_patch() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(r.body["egress"].is_null());
+    // The tier's default applies, and the answer says so.
+    assert_eq!(r.body["egress"], "internet");
+    assert_eq!(r.body["egressDefaulted"], true);
     assert_eq!(r.body["viewers"], json!([]));
     api.patch("/api/v1/tenants/acme", ALICE, json!({"tier": "free"}), None)
         .await
