@@ -85,7 +85,7 @@ fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-/// The version an `If-Match` header asks for (`None`: absent or `*`).
+/// The version an `If-Match` header asks for (`None`: absent, empty or `*`).
 fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
@@ -96,7 +96,7 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
         errors: Vec::new(),
     };
     let s = v.to_str().map_err(|_| bad())?.trim();
-    if s == "*" {
+    if s == "*" || s.is_empty() {
         return Ok(None);
     }
     let s = s.strip_prefix("W/").unwrap_or(s);

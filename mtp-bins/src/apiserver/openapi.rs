@@ -36,8 +36,8 @@ impl Modify for BearerAuth {
 pub const TENANT_CURSOR_PATTERN: &str = "^([a-z0-9]([-a-z0-9]{0,54}[a-z0-9])?\\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$";
 /// A continue token of an audit list: a record id (empty: the first page).
 pub const AUDIT_CURSOR_PATTERN: &str = "^([+-]?[0-9]{1,18})?$";
-/// An `If-Match` header: `*` or the ETag of a GET.
-pub const IF_MATCH_PATTERN: &str = "^(\\*|(W/)?\"[+-]?[0-9]{1,18}\")$";
+/// An `If-Match` header: `*` or the ETag of a GET (empty: as if absent).
+pub const IF_MATCH_PATTERN: &str = "^(|\\*|(W/)?\"[+-]?[0-9]{1,18}\")$";
 
 /// What the server enforces on query parameters and headers, stated in the document (the
 /// derive cannot take constants): page sizes, continue tokens, If-Match.
