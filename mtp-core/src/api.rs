@@ -742,7 +742,13 @@ mod tests {
         let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
         assert_eq!(
             pointers,
-            ["/name", "/ownerEmail", "/admins/1", "/viewers/0", "/quota/pods"]
+            [
+                "/name",
+                "/ownerEmail",
+                "/admins/1",
+                "/viewers/0",
+                "/quota/pods"
+            ]
         );
     }
 

@@ -77,9 +77,7 @@ pub fn authorize(
     match action {
         ListTenants => return Ok(Access::Platform),
         CreateTenant => {
-            return Err(Denied::Forbidden(
-                "only platform admins may create tenants",
-            ));
+            return Err(Denied::Forbidden("only platform admins may create tenants"));
         }
         _ => {}
     }
@@ -95,9 +93,7 @@ pub fn authorize(
         ChangeTier => Some("only platform admins may change the tier"),
         DeleteTenant => Some("only platform admins may delete tenants"),
         AddMember if !admin => Some("only tenant admins and platform admins may add members"),
-        RemoveMember if !admin => {
-            Some("only tenant admins and platform admins may remove members")
-        }
+        RemoveMember if !admin => Some("only tenant admins and platform admins may remove members"),
         ReadAudit if !admin => {
             Some("only tenant admins and platform admins may read the audit log")
         }

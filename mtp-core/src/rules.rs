@@ -208,7 +208,10 @@ pub fn check_fields(fields: Fields<'_>, one_role: OneRole) -> Vec<Violation> {
             }
             match seen.get(user.as_str()) {
                 Some(first) if first.starts_with(&format!("/{list}/")) => {
-                    out.push(Violation::new(path, format!("user {user:?} is listed twice")));
+                    out.push(Violation::new(
+                        path,
+                        format!("user {user:?} is listed twice"),
+                    ));
                 }
                 Some(first) => out.push(Violation::new(
                     path,
@@ -287,7 +290,11 @@ mod tests {
         let fields = Fields {
             display_name: Some(""),
             owner_email: "nope",
-            users: [("admins", &admins), ("operators", &[]), ("viewers", &viewers)],
+            users: [
+                ("admins", &admins),
+                ("operators", &[]),
+                ("viewers", &viewers),
+            ],
             namespaces: &namespaces,
             quota: Some(&quota),
         };
@@ -325,7 +332,12 @@ mod tests {
     #[test]
     fn patterns_agree_with_the_checks() {
         // The patterns are for JSON Schema; spot-check that they say what the functions say.
-        for (s, ok) in [("a@b", true), ("a@b@c", false), ("@b", false), ("a b@c", false)] {
+        for (s, ok) in [
+            ("a@b", true),
+            ("a@b@c", false),
+            ("@b", false),
+            ("a b@c", false),
+        ] {
             assert_eq!(is_email(s), ok, "{s}");
         }
         assert!(EMAIL_PATTERN.contains("@"));

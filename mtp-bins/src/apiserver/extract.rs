@@ -268,10 +268,12 @@ mod tests {
     #[test]
     fn every_invalid_field_at_once() {
         assert_eq!(
-            tenant(json!({"name": "Not_A_Label", "tier": "gold", "ownerEmail": "nope",
+            tenant(
+                json!({"name": "Not_A_Label", "tier": "gold", "ownerEmail": "nope",
                    "displayName": "", "admins": ["ok", " padded"], "viewers": ["ok"],
                    "egress": "everywhere", "namespaces": ["ci", "ci", "Bad"],
-                   "quota": {"pods": "many", "gpus": "1"}, "colour": "blue"})),
+                   "quota": {"pods": "many", "gpus": "1"}, "colour": "blue"})
+            ),
             [
                 "/admins/1",
                 "/colour",

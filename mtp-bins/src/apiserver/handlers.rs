@@ -212,9 +212,7 @@ pub async fn create_tenant(
     caller: Caller,
     body: Result<JsonBody<TenantCreate>, ApiError>,
 ) -> ApiResult {
-    let view = service(&state)
-        .create(&caller, body.map(|b| b.0))
-        .await?;
+    let view = service(&state).create(&caller, body.map(|b| b.0)).await?;
     let location = HeaderValue::from_str(&format!("/api/v1/tenants/{}", view.name));
     let mut r = with_etag(StatusCode::CREATED, view);
     if let Ok(loc) = location {

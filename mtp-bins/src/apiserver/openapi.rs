@@ -6,11 +6,11 @@ use std::sync::LazyLock;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use mtp_core::store::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use utoipa::openapi::RefOr;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use super::handlers;
@@ -108,7 +108,9 @@ fn add_links(op: Option<&mut Operation>, status: &str, links: &[(&str, &str, &[(
         for (param, expr) in *params {
             link = link.parameter(*param, *expr);
         }
-        response.links.insert((*name).to_string(), RefOr::T(link.build()));
+        response
+            .links
+            .insert((*name).to_string(), RefOr::T(link.build()));
     }
 }
 
@@ -135,7 +137,11 @@ impl Modify for Links {
             ("userId", "$response.body#/userId"),
         ];
         let tenant: &[(&str, &str)] = &[("name", "$request.path.name")];
-        if let Some(item) = openapi.paths.paths.get_mut("/api/v1/tenants/{name}/members") {
+        if let Some(item) = openapi
+            .paths
+            .paths
+            .get_mut("/api/v1/tenants/{name}/members")
+        {
             add_links(
                 item.post.as_mut(),
                 "201",
@@ -203,8 +209,7 @@ fn fix_link_keys(doc: &mut serde_json::Value) {
                 continue;
             };
             for response in responses.values_mut() {
-                let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut())
-                else {
+                let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut()) else {
                     continue;
                 };
                 for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
@@ -295,7 +300,11 @@ mod tests {
     fn create_operations_link_to_what_they_created() {
         let d = doc();
         let links = &d["paths"]["/api/v1/tenants"]["post"]["responses"]["201"]["links"];
-        assert_eq!(links["GetTenant"]["operationId"], "get_tenant", "{}", d["paths"]["/api/v1/tenants"]["post"]["responses"]["201"]);
+        assert_eq!(
+            links["GetTenant"]["operationId"], "get_tenant",
+            "{}",
+            d["paths"]["/api/v1/tenants"]["post"]["responses"]["201"]
+        );
         assert_eq!(
             links["GetTenant"]["parameters"]["name"],
             "$response.body#/name"
@@ -310,8 +319,8 @@ mod tests {
         for link in links.as_object().unwrap().values() {
             assert!(ids.contains(&link["operationId"].as_str().unwrap().to_string()));
         }
-        let member = &d["paths"]["/api/v1/tenants/{name}/members"]["post"]["responses"]["201"]
-            ["links"]["RemoveMember"];
+        let member = &d["paths"]["/api/v1/tenants/{name}/members"]["post"]["responses"]["201"]["links"]
+            ["RemoveMember"];
         assert_eq!(member["parameters"]["userId"], "$response.body#/userId");
     }
 }

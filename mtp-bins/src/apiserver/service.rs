@@ -204,8 +204,8 @@ impl TenantService {
             .iter()
             .find(|m| m.user == caller.user())
             .map(|m| m.role);
-        let access = authz::authorize(caller.authz(), action, membership)
-            .map_err(|d| denied(name, d))?;
+        let access =
+            authz::authorize(caller.authz(), action, membership).map_err(|d| denied(name, d))?;
         Ok(Visible {
             tenant,
             members,
@@ -225,11 +225,7 @@ impl TenantService {
     }
 
     /// A page of the tenants the caller may see: all for platform admins.
-    pub async fn list(
-        &self,
-        caller: &Caller,
-        params: &ListParams,
-    ) -> Result<ListView<TenantView>> {
+    pub async fn list(&self, caller: &Caller, params: &ListParams) -> Result<ListView<TenantView>> {
         authz::authorize(caller.authz(), Action::ListTenants, None).map_err(|d| denied("", d))?;
         let page = if caller.platform_admin {
             self.store.list_tenants(params).await
@@ -457,11 +453,8 @@ impl TenantService {
     /// Removes a member (tenant admins, platform admins); answers the tenant's new version.
     pub async fn remove_member(&self, caller: &Caller, name: &str, user: &str) -> Result<i64> {
         let target = member_target(name, user);
-        let not_member = || {
-            ApiError::NotFound(format!(
-                "user {user:?} is not a member of tenant {name:?}"
-            ))
-        };
+        let not_member =
+            || ApiError::NotFound(format!("user {user:?} is not a member of tenant {name:?}"));
         let result = async {
             let v = self.visible(caller, name, Action::RemoveMember).await?;
             if mtp_core::tenant::validate_user("userId", user).is_err() {

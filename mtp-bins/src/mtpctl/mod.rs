@@ -592,14 +592,14 @@ async fn login(cli: &Cli, args: &LoginArgs, io: &mut Io<'_>) -> Result<(), CliEr
         .with_credential(format!("the new {kind} of context {name:?}"));
     let who: mtp_core::api::WhoAmI = match api.get(&["api", "v1", "whoami"], &[]).await {
         Ok(w) => w.typed()?,
-        Err(e) => {
-            writeln!(
-                io.err,
-                "Not saved: the server did not accept the {kind} for context {name}."
-            )
-            .map_err(io_err)?;
-            return Err(e);
+        // One error line, which says that nothing was saved.
+        Err(CliError::Api { status, line }) => {
+            return Err(CliError::Api {
+                status,
+                line: format!("{line}; nothing saved"),
+            });
         }
+        Err(e) => return Err(e),
     };
     cfg.contexts.insert(name.clone(), ctx);
     cfg.current_context = Some(name.clone());

@@ -271,7 +271,15 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    fn tenant(name: &str, tier: &str, owner: &str, admins: &[&str], version: i64, created: &str, state: &str) -> Value {
+    fn tenant(
+        name: &str,
+        tier: &str,
+        owner: &str,
+        admins: &[&str],
+        version: i64,
+        created: &str,
+        state: &str,
+    ) -> Value {
         json!({"name": name, "uid": "u", "displayName": name, "tier": tier, "ownerEmail": owner,
                "admins": admins, "operators": [], "viewers": [], "egress": "none",
                "egressDefaulted": true, "namespaces": [], "quota": null, "version": version,
@@ -286,8 +294,24 @@ mod tests {
     #[test]
     fn tenant_table_is_aligned() {
         let items = [
-            tenant("acme", "pro", "o@acme.io", &["alice", "bob"], 3, "2023-11-14T22:10:20Z", "ready"),
-            tenant("b", "free", "x@b.io", &[], 1, "2023-11-14T20:13:20Z", "unknown"),
+            tenant(
+                "acme",
+                "pro",
+                "o@acme.io",
+                &["alice", "bob"],
+                3,
+                "2023-11-14T22:10:20Z",
+                "ready",
+            ),
+            tenant(
+                "b",
+                "free",
+                "x@b.io",
+                &[],
+                1,
+                "2023-11-14T20:13:20Z",
+                "unknown",
+            ),
         ];
         assert_eq!(
             table(Kind::Tenant, &items, false),
@@ -296,22 +320,14 @@ mod tests {
              b      free   x@b.io      <none>      1         unknown   2h\n"
         );
         assert_eq!(
-            table(
-                Kind::Member,
-                &[member("alice", "admin")],
-                true
-            ),
+            table(Kind::Member, &[member("alice", "admin")], true),
             "alice   admin\n"
         );
     }
 
     #[test]
     fn control_characters_are_neutralized() {
-        let t = table(
-            Kind::Member,
-            &[member("evil\u{1b}[2J", "viewer")],
-            true,
-        );
+        let t = table(Kind::Member, &[member("evil\u{1b}[2J", "viewer")], true);
         assert!(!t.contains('\u{1b}'), "{t:?}");
     }
 
