@@ -98,7 +98,11 @@ impl Modify for Parameters {
 /// clients (and stateful testers) can follow them.
 struct Links;
 
-fn add_links(op: Option<&mut Operation>, status: &str, links: &[(&str, &str, &[(&str, &str)])]) {
+/// A link: its name, the operation it leads to and that operation's parameters (name,
+/// runtime expression).
+type LinkSpec<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+
+fn add_links(op: Option<&mut Operation>, status: &str, links: &[LinkSpec<'_>]) {
     let Some(op) = op else { return };
     let Some(RefOr::T(response)) = op.responses.responses.get_mut(status) else {
         return;
