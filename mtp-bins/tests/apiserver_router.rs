@@ -631,7 +631,9 @@ async fn patch_is_a_merge_patch() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert!(r.body["egress"].is_null());
+    // The tier's default applies, and the answer says so.
+    assert_eq!(r.body["egress"], "internet");
+    assert_eq!(r.body["egressDefaulted"], true);
     assert_eq!(r.body["viewers"], json!([]));
     api.patch("/api/v1/tenants/acme", ALICE, json!({"tier": "free"}), None)
         .await
@@ -1050,4 +1052,37 @@ async fn refused_requests_change_nothing() {
     assert_eq!(before, after);
     // Only the audit records of the refusals (and acme-ci's creation) were added.
     assert_eq!(api.audit_count().await, audits + 3);
+}
+
+#[tokio::test]
+async fn refused_member_adds_name_the_member_and_422_details_say_each_field_once() {
+    let api = api().await;
+    api.acme().await;
+    api.post(
+        "/api/v1/tenants/acme/members",
+        BOB,
+        json!({"userId": "apikey:zed", "role": "viewer"}),
+    )
+    .await
+    .problem(403, "forbidden");
+    let a = api.get("/api/v1/tenants/acme/audit", ADMIN).await;
+    let last = a.body["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "member.add", "{last}");
+    assert_eq!(last["outcome"], "denied", "{last}");
+    assert_eq!(last["target"], "tenant/acme/member/apikey:zed", "{last}");
+    let r = api
+        .post(
+            "/api/v1/tenants",
+            ADMIN,
+            json!({"name": "x", "tier": "gold", "ownerEmail": "o@x.io",
+                   "namespaces": ["a".repeat(40), "b".repeat(41)]}),
+        )
+        .await;
+    r.problem(422, "validation");
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.starts_with("/tier: "), "{detail}");
+    assert_eq!(detail.matches("/tier").count(), 1, "{detail}");
+    let mut p = r.pointers();
+    p.sort();
+    assert_eq!(p, ["/namespaces/1", "/tier"]);
 }

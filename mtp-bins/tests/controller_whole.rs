@@ -118,7 +118,7 @@ fn tenant_json(name: &str) -> Value {
 }
 
 /// A migrated SQLite store in a file (the controller's `--database-url` path), and its folder.
-async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn Store>) {
+async fn sqlite_store() -> (tempfile::TempDir, Arc<mtp_store::SeaStore>) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("mtp.db").display());
     let store = mtp_store::SeaStore::connect(&url).await.unwrap();
@@ -130,7 +130,11 @@ async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn Store>) {
 async fn a_tenant_created_in_the_store_reaches_the_cluster_within_the_sync_period() {
     let (fake, client) = Fake::start();
     let (_dir, store) = sqlite_store().await;
-    let running = start(client, Some(store.clone()), &["--sync-seconds", "1"]);
+    let running = start(
+        client,
+        Some(store.clone() as Arc<dyn Store>),
+        &["--sync-seconds", "1"],
+    );
 
     // Written to the store after the controller started, as the API server does.
     until("the first sync round", Duration::from_secs(10), || {
@@ -370,7 +374,11 @@ async fn a_tenant_created_with_kubectl_is_adopted_into_the_store() {
     let mut globex = tenant_json("globex");
     globex["spec"]["viewers"] = json!(["vera@globex.io"]);
     fake.put(&format!("{TENANTS}/globex"), globex);
-    let running = start(client, Some(store.clone()), &["--sync-seconds", "1"]);
+    let running = start(
+        client,
+        Some(store.clone() as Arc<dyn Store>),
+        &["--sync-seconds", "1"],
+    );
 
     until("the Tenant adopted", Duration::from_secs(10), || {
         fake.get(&format!("{TENANTS}/globex")).is_some_and(|t| {

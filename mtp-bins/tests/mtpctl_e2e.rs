@@ -359,6 +359,7 @@ async fn tenants_and_members_in_every_format() {
     let r = mtpctl(h, &[("MTP_API_KEY", "mtp_not-a-key")], &["tenants", "list"]).await;
     let line = r.fails(3);
     assert!(line.starts_with("error: 401 Unauthorized"), "{line}");
+    assert!(line.contains("(sent the API key in MTP_API_KEY)"), "{line}");
     assert!(!line.contains("not-a-key"));
 
     // `MTP_API_KEY=... mtpctl login`: the key is kept in its own context.
@@ -375,6 +376,39 @@ async fn tenants_and_members_in_every_format() {
     let who = mtpctl(h, &[], &["whoami", "--no-headers"]).await;
     assert!(who.ok().starts_with("apikey:alice "), "{who:?}");
     mtpctl(h, &[], &["config", "use-context", &ctx]).await.ok();
+
+    // A key the server refuses is not saved, and the current context stays.
+    let bad_key = dir.path().join("bad.key");
+    std::fs::write(&bad_key, "mtp_not-a-key\n").unwrap();
+    let r = mtpctl(
+        h,
+        &[],
+        &[
+            "login",
+            "--server",
+            &server.url,
+            "--context",
+            "typo",
+            "--api-key-file",
+            bad_key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let line = r.fails(3).to_string();
+    assert!(
+        line.contains("(sent the new API key of context \"typo\")"),
+        "{line}"
+    );
+    assert!(!line.contains("not-a-key"), "{line}");
+    assert!(line.ends_with("; nothing saved"), "{line}");
+    assert!(!std::fs::read_to_string(&config).unwrap().contains("typo"));
+    assert_eq!(
+        mtpctl(h, &[], &["config", "current-context"])
+            .await
+            .ok()
+            .trim(),
+        ctx
+    );
 
     // delete, then the server goes away.
     assert_eq!(

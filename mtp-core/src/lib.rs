@@ -11,11 +11,15 @@
 //! # Ok::<(), mtp_core::Error>(())
 //! ```
 
+#[cfg(feature = "api")]
+pub mod api;
+pub mod authz;
 pub mod builders;
 pub mod diff;
 pub mod error;
 pub mod naming;
 pub mod plan;
+pub mod rules;
 pub mod store;
 pub mod tenant;
 pub mod tier;

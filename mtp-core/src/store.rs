@@ -131,6 +131,7 @@ impl TenantRecord {
 
 /// A member's role in a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// ClusterRole `admin` in the tenant's namespaces.
@@ -369,32 +370,17 @@ pub struct Page<T> {
 /// Storage of tenants, members and the audit log.
 ///
 /// Implementations: `mtp_store::SeaStore` (SQLite, PostgreSQL). Every method validates its input
-/// first and answers [`StoreError::Invalid`] without touching the database.
+/// first and answers [`StoreError::Invalid`] without touching the database. Every write the
+/// binaries make writes its audit record in the same transaction; writes without an audit
+/// record (for tests and tools) are `SeaStore`'s own methods, not part of this trait.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
-    /// Creates a tenant (version 1). [`StoreError::Conflict`] if a live tenant has the name.
-    async fn create_tenant(&self, new: NewTenant) -> StoreResult<TenantRecord>;
     /// The live tenant with this id.
     async fn get_tenant(&self, id: Uuid) -> StoreResult<TenantRecord>;
     /// The live tenant with this name.
     async fn get_tenant_by_name(&self, name: &str) -> StoreResult<TenantRecord>;
     /// A page of live tenants, by name, optionally of one tier.
     async fn list_tenants(&self, params: &ListParams) -> StoreResult<Page<TenantRecord>>;
-    /// Replaces the fields if the stored version is `expected_version`, and bumps the version.
-    /// [`StoreError::Conflict`] (stale version) otherwise.
-    async fn update_tenant(
-        &self,
-        id: Uuid,
-        expected_version: i64,
-        fields: TenantFields,
-    ) -> StoreResult<TenantRecord>;
-    /// Soft-deletes the tenant if the stored version is `expected_version`; its name becomes
-    /// free again.
-    async fn delete_tenant(&self, id: Uuid, expected_version: i64) -> StoreResult<()>;
-    /// Adds a member. [`StoreError::Conflict`] if the user is already a member.
-    async fn add_member(&self, tenant_id: Uuid, user: &str, role: Role) -> StoreResult<Member>;
-    /// Removes a member. [`StoreError::NotFound`] if the user is not a member.
-    async fn remove_member(&self, tenant_id: Uuid, user: &str) -> StoreResult<()>;
     /// The members of a live tenant, by user.
     async fn list_members(&self, tenant_id: Uuid) -> StoreResult<Vec<Member>>;
     /// Appends an audit record.

@@ -6,13 +6,17 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The regular expression of a DNS-1123 label, as the CRD schema states it.
-pub const DNS1123_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+pub use crate::rules::{DNS1123_LABEL_PATTERN, MAX_USER_LEN};
+use crate::rules::{
+    EMAIL_PATTERN, MAX_DISPLAY_NAME_LEN, MAX_EMAIL_LEN, MAX_EXTRA_NAMESPACES,
+    MAX_NAMESPACE_SUFFIX_LEN, MAX_USERS_PER_ROLE, MIN_EMAIL_LEN,
+};
 
 /// The service tier of a tenant: it decides quotas, defaults, namespace count and egress.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// The free tier.
@@ -61,6 +65,7 @@ impl std::str::FromStr for Tier {
 
 /// Where a tenant's pods may connect outside the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Egress {
     /// Only the tenant's namespaces, cluster DNS and the platform.
@@ -120,24 +125,24 @@ impl std::str::FromStr for Egress {
 #[serde(rename_all = "camelCase")]
 pub struct TenantSpec {
     /// A human-readable name.
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = MAX_DISPLAY_NAME_LEN))]
     pub display_name: String,
     /// The service tier.
     pub tier: Tier,
     /// The e-mail address of the tenant's owner.
-    #[schemars(length(min = 3, max = 254), regex(pattern = r"^[^@\s]+@[^@\s]+$"))]
+    #[schemars(length(min = MIN_EMAIL_LEN, max = MAX_EMAIL_LEN), regex(pattern = EMAIL_PATTERN))]
     pub owner_email: String,
     /// Users (as the IdP names them) bound to the ClusterRole `admin` in every namespace.
     #[serde(default)]
-    #[schemars(length(max = 100), inner(length(min = 1, max = 256)))]
+    #[schemars(length(max = MAX_USERS_PER_ROLE), inner(length(min = 1, max = MAX_USER_LEN)))]
     pub admins: Vec<String>,
     /// Users bound to the ClusterRole `edit`.
     #[serde(default)]
-    #[schemars(length(max = 100), inner(length(min = 1, max = 256)))]
+    #[schemars(length(max = MAX_USERS_PER_ROLE), inner(length(min = 1, max = MAX_USER_LEN)))]
     pub operators: Vec<String>,
     /// Users bound to the ClusterRole `view`.
     #[serde(default)]
-    #[schemars(length(max = 100), inner(length(min = 1, max = 256)))]
+    #[schemars(length(max = MAX_USERS_PER_ROLE), inner(length(min = 1, max = MAX_USER_LEN)))]
     pub viewers: Vec<String>,
     /// Egress policy; the tier's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,10 +150,10 @@ pub struct TenantSpec {
     /// Suffixes of extra namespaces (`tenant-<name>-<suffix>`); their count is bounded by the tier.
     #[serde(default)]
     #[schemars(
-        length(max = 32),
+        length(max = MAX_EXTRA_NAMESPACES),
         inner(
-            length(min = 1, max = 40),
-            regex(pattern = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+            length(min = 1, max = MAX_NAMESPACE_SUFFIX_LEN),
+            regex(pattern = DNS1123_LABEL_PATTERN)
         )
     )]
     pub namespaces: Vec<String>,
@@ -275,39 +280,19 @@ impl Tenant {
     }
 }
 
-/// The longest user name accepted in `admins`, `operators` and `viewers`.
-pub const MAX_USER_LEN: usize = 256;
-
 /// Checks a user name as the IdP gives it: non-empty, no surrounding blanks or control
-/// characters, at most [`MAX_USER_LEN`] bytes. `field` names it in the error.
+/// characters, at most [`MAX_USER_LEN`] characters. `field` names it in the error.
 pub fn validate_user(field: &str, user: &str) -> crate::Result<()> {
-    match user_problem(user) {
+    match crate::rules::user_problem(user) {
         Some(p) => Err(crate::Error::invalid(field, format!("user {user:?} {p}"))),
         None => Ok(()),
     }
 }
 
-/// What is wrong with a user name, if anything.
-fn user_problem(user: &str) -> Option<&'static str> {
-    if user.trim().is_empty() {
-        Some("must not be empty")
-    } else if user.len() > MAX_USER_LEN {
-        Some("must be at most 256 bytes")
-    } else if user.trim() != user {
-        Some("must not start or end with blanks")
-    } else if user.chars().any(char::is_control) {
-        Some("must not contain control characters")
-    } else {
-        None
-    }
-}
-
-/// Checks an owner e-mail address (one `@`, something on both sides, no blanks, ≤ 254 bytes).
+/// Checks an owner e-mail address (one `@`, something on both sides, no blanks, at most 254
+/// characters).
 pub fn validate_email(field: &str, email: &str) -> crate::Result<()> {
-    let ok = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
-    if ok {
+    if crate::rules::is_email(email) {
         Ok(())
     } else {
         Err(crate::Error::invalid(
@@ -319,58 +304,42 @@ pub fn validate_email(field: &str, email: &str) -> crate::Result<()> {
 
 /// Checks a display name: 1 to 128 characters, no control characters.
 pub fn validate_display_name(field: &str, name: &str) -> crate::Result<()> {
-    if name.trim().is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-        return Err(crate::Error::invalid(
+    if crate::rules::is_display_name(name) {
+        Ok(())
+    } else {
+        Err(crate::Error::invalid(
             field,
-            "must be 1 to 128 characters without control characters",
-        ));
+            crate::rules::DISPLAY_NAME_MESSAGE,
+        ))
     }
-    Ok(())
 }
 
 impl TenantSpec {
     /// Checks everything the CRD schema checks, and more (duplicates, quota keys), so that a
-    /// Tenant that did not come through the apiserver gets the same clear errors.
+    /// Tenant that did not come through the apiserver gets the same clear errors: the first
+    /// broken rule of [`crate::rules::check_fields`].
     pub fn validate(&self) -> crate::Result<()> {
-        validate_display_name("spec.displayName", &self.display_name)?;
-        validate_email("spec.ownerEmail", &self.owner_email)?;
-        for (list, users) in [
-            ("admins", &self.admins),
-            ("operators", &self.operators),
-            ("viewers", &self.viewers),
-        ] {
-            if users.len() > 100 {
-                return Err(crate::Error::invalid(
-                    format!("spec.{list}"),
-                    format!("{} users; at most 100", users.len()),
-                ));
-            }
-            for (i, user) in users.iter().enumerate() {
-                if user_problem(user).is_some() {
-                    validate_user(&format!("spec.{list}[{i}]"), user)?;
-                }
-                if users[..i].contains(user) {
-                    return Err(crate::Error::invalid(
-                        format!("spec.{list}[{i}]"),
-                        format!("user {user:?} is listed twice"),
-                    ));
-                }
-            }
+        match crate::rules::check_fields(self.rule_fields(), crate::rules::OneRole::PerList)
+            .into_iter()
+            .next()
+        {
+            Some(v) => Err(v.into_error("spec")),
+            None => Ok(()),
         }
-        for (i, suffix) in self.namespaces.iter().enumerate() {
-            let field = format!("spec.namespaces[{i}]");
-            crate::builders::validate_dns1123_label(&field, suffix)
-                .map_err(|e| crate::Error::invalid(field.clone(), e.to_string()))?;
-            if self.namespaces[..i].contains(suffix) {
-                return Err(crate::Error::invalid(
-                    field,
-                    format!("suffix {suffix:?} is listed twice"),
-                ));
-            }
+    }
+
+    /// The fields the tenant rules look at.
+    pub fn rule_fields(&self) -> crate::rules::Fields<'_> {
+        crate::rules::Fields {
+            display_name: Some(&self.display_name),
+            owner_email: &self.owner_email,
+            users: [
+                ("admins", &self.admins),
+                ("operators", &self.operators),
+                ("viewers", &self.viewers),
+            ],
+            namespaces: &self.namespaces,
+            quota: self.quota.as_ref(),
         }
-        if let Some(quota) = &self.quota {
-            crate::tier::validate_quota("spec.quota", quota)?;
-        }
-        Ok(())
     }
 }

@@ -1,9 +1,9 @@
 //! The embedded store: a SQLite file in a temporary directory, migrated on open, one tenant
-//! created and read back.
+//! created (with its first member and audit record) and read back.
 //!
 //! `cargo run -p mtp-store --example embedded [-- <database file>]`
 
-use mtp_core::{ListParams, NewTenant, Role, Store, TenantFields, Tier};
+use mtp_core::{ListParams, NewAuditRecord, NewMember, NewTenant, Role, Store, TenantFields, Tier};
 use mtp_store::SeaStore;
 
 #[tokio::main]
@@ -17,14 +17,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = format!("sqlite://{}?mode=rwc", path.display());
     let store = SeaStore::open(&url).await?;
 
-    let tenant = store
-        .create_tenant(NewTenant {
-            name: "acme".into(),
-            fields: TenantFields::new("ACME", Tier::Pro, "ops@acme.io"),
-        })
-        .await?;
+    // Every write goes with its audit record, in one transaction (what the API server does).
+    let audit = NewAuditRecord {
+        actor: "example".into(),
+        action: "tenant.create".into(),
+        target: "tenant/acme".into(),
+        outcome: "success".into(),
+        request_id: None,
+    };
     store
-        .add_member(tenant.id, "alice@acme.io", Role::Admin)
+        .create_tenant_audited(
+            NewTenant {
+                name: "acme".into(),
+                fields: TenantFields::new("ACME", Tier::Pro, "ops@acme.io"),
+            },
+            vec![NewMember::new("alice@acme.io", Role::Admin)],
+            audit,
+        )
         .await?;
 
     let page = store.list_tenants(&ListParams::default()).await?;

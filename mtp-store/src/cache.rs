@@ -216,13 +216,16 @@ impl<S: Store> CachedStore<S> {
     }
 }
 
-#[async_trait::async_trait]
-impl<S: Store> Store for CachedStore<S> {
-    async fn create_tenant(&self, new: NewTenant) -> StoreResult<TenantRecord> {
+impl CachedStore<crate::SeaStore> {
+    /// [`crate::SeaStore::create_tenant`] through the cache (which it invalidates).
+    pub async fn create_tenant(&self, new: NewTenant) -> StoreResult<TenantRecord> {
         let _w = self.begin_write();
         self.inner.create_tenant(new).await
     }
+}
 
+#[async_trait::async_trait]
+impl<S: Store> Store for CachedStore<S> {
     async fn get_tenant(&self, id: Uuid) -> StoreResult<TenantRecord> {
         self.inner.get_tenant(id).await
     }
@@ -246,31 +249,6 @@ impl<S: Store> Store for CachedStore<S> {
 
     async fn list_tenants(&self, params: &ListParams) -> StoreResult<Page<TenantRecord>> {
         self.inner.list_tenants(params).await
-    }
-
-    async fn update_tenant(
-        &self,
-        id: Uuid,
-        expected_version: i64,
-        fields: TenantFields,
-    ) -> StoreResult<TenantRecord> {
-        let _w = self.begin_write();
-        self.inner.update_tenant(id, expected_version, fields).await
-    }
-
-    async fn delete_tenant(&self, id: Uuid, expected_version: i64) -> StoreResult<()> {
-        let _w = self.begin_write();
-        self.inner.delete_tenant(id, expected_version).await
-    }
-
-    async fn add_member(&self, tenant_id: Uuid, user: &str, role: Role) -> StoreResult<Member> {
-        let _w = self.begin_write();
-        self.inner.add_member(tenant_id, user, role).await
-    }
-
-    async fn remove_member(&self, tenant_id: Uuid, user: &str) -> StoreResult<()> {
-        let _w = self.begin_write();
-        self.inner.remove_member(tenant_id, user).await
     }
 
     async fn list_members(&self, tenant_id: Uuid) -> StoreResult<Vec<Member>> {

@@ -671,10 +671,11 @@ impl SeaStore {
     }
 }
 
-#[async_trait::async_trait]
-impl Store for SeaStore {
+impl SeaStore {
+    /// Creates a tenant (version 1) without members or audit record (tests, tools); the API
+    /// uses [`Store::create_tenant_audited`]. [`StoreError::Conflict`](mtp_core::StoreError) if a live tenant has the name.
     #[tracing::instrument(name = "store.create_tenant", skip_all, fields(otel.kind = "client", tenant = %new.name))]
-    async fn create_tenant(&self, new: NewTenant) -> Result<TenantRecord> {
+    pub async fn create_tenant(&self, new: NewTenant) -> Result<TenantRecord> {
         new.validate()?;
         self.check_namespaces(&new.name, &new.fields.namespaces, None)
             .await?;
@@ -695,6 +696,87 @@ impl Store for SeaStore {
         record_from(model)
     }
 
+    /// Replaces the fields if the stored version is `expected_version`, and bumps the version
+    /// (no audit record; the API uses [`Store::replace_tenant_audited`]).
+    #[tracing::instrument(name = "store.update_tenant", skip_all, fields(otel.kind = "client", tenant_id = %id))]
+    pub async fn update_tenant(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        fields: TenantFields,
+    ) -> Result<TenantRecord> {
+        fields.validate()?;
+        let current = Self::live_tenant(&self.db, id).await?;
+        self.check_namespaces(&current.name, &fields.namespaces, Some(id))
+            .await?;
+        let namespaces = json(&fields.namespaces)?;
+        let quota = fields.quota.as_ref().map(json).transpose()?;
+        let record = self
+            .versioned_write(id, expected_version, |u| {
+                set_fields(u, &fields, namespaces, quota)
+            })
+            .await?;
+        record.ok_or_else(|| tenant_not_found(id))
+    }
+
+    /// Soft-deletes the tenant if the stored version is `expected_version` (no audit record; the
+    /// API uses [`Store::delete_tenant_audited`]).
+    #[tracing::instrument(name = "store.delete_tenant", skip_all, fields(otel.kind = "client", tenant_id = %id))]
+    pub async fn delete_tenant(&self, id: Uuid, expected_version: i64) -> Result<()> {
+        self.versioned_write(id, expected_version, |u| {
+            u.col_expr(tenant::Column::DeletedAt, Expr::value(Some(Utc::now())))
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Adds a member (no audit record, no version bump; the API uses
+    /// [`Store::add_member_audited`]).
+    #[tracing::instrument(name = "store.add_member", skip_all, fields(otel.kind = "client", tenant_id = %tenant_id))]
+    pub async fn add_member(&self, tenant_id: Uuid, user: &str, role: Role) -> Result<Member> {
+        validate_member_user(user)?;
+        Self::live_tenant(&self.db, tenant_id).await?;
+        let row = member_row(tenant_id, user, role, Utc::now());
+        match member::Entity::insert(row.clone())
+            .exec_without_returning(&self.db)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(Conflict::DuplicateMember {
+                    user: user.to_string(),
+                }));
+            }
+            Err(e) if is_foreign_key_violation(&e) => return Err(tenant_not_found(tenant_id)),
+            Err(e) => return Err(map_db(e)),
+        }
+        member_from(member::Model::try_from(row).map_err(map_db)?)
+    }
+
+    /// Removes a member (no audit record, no version bump; the API uses
+    /// [`Store::remove_member_audited`]).
+    #[tracing::instrument(name = "store.remove_member", skip_all, fields(otel.kind = "client", tenant_id = %tenant_id))]
+    pub async fn remove_member(&self, tenant_id: Uuid, user: &str) -> Result<()> {
+        validate_member_user(user)?;
+        Self::live_tenant(&self.db, tenant_id).await?;
+        let result = member::Entity::delete_many()
+            .filter(member::Column::TenantId.eq(tenant_id))
+            .filter(member::Column::UserName.eq(user))
+            .exec(&self.db)
+            .await
+            .map_err(map_db)?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::NotFound {
+                kind: "member",
+                key: format!("{user:?} of tenant {tenant_id}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SeaStore {
     #[tracing::instrument(name = "store.get_tenant", skip_all, fields(otel.kind = "client", tenant_id = %id))]
     async fn get_tenant(&self, id: Uuid) -> Result<TenantRecord> {
         Self::live_tenant(&self.db, id).await
@@ -719,76 +801,6 @@ impl Store for SeaStore {
     #[tracing::instrument(name = "store.list_tenants", skip_all, fields(otel.kind = "client"))]
     async fn list_tenants(&self, params: &ListParams) -> Result<Page<TenantRecord>> {
         self.list_tenants_where(params, None).await
-    }
-
-    #[tracing::instrument(name = "store.update_tenant", skip_all, fields(otel.kind = "client", tenant_id = %id))]
-    async fn update_tenant(
-        &self,
-        id: Uuid,
-        expected_version: i64,
-        fields: TenantFields,
-    ) -> Result<TenantRecord> {
-        fields.validate()?;
-        let current = Self::live_tenant(&self.db, id).await?;
-        self.check_namespaces(&current.name, &fields.namespaces, Some(id))
-            .await?;
-        let namespaces = json(&fields.namespaces)?;
-        let quota = fields.quota.as_ref().map(json).transpose()?;
-        let record = self
-            .versioned_write(id, expected_version, |u| {
-                set_fields(u, &fields, namespaces, quota)
-            })
-            .await?;
-        record.ok_or_else(|| tenant_not_found(id))
-    }
-
-    #[tracing::instrument(name = "store.delete_tenant", skip_all, fields(otel.kind = "client", tenant_id = %id))]
-    async fn delete_tenant(&self, id: Uuid, expected_version: i64) -> Result<()> {
-        self.versioned_write(id, expected_version, |u| {
-            u.col_expr(tenant::Column::DeletedAt, Expr::value(Some(Utc::now())))
-        })
-        .await?;
-        Ok(())
-    }
-
-    #[tracing::instrument(name = "store.add_member", skip_all, fields(otel.kind = "client", tenant_id = %tenant_id))]
-    async fn add_member(&self, tenant_id: Uuid, user: &str, role: Role) -> Result<Member> {
-        validate_member_user(user)?;
-        Self::live_tenant(&self.db, tenant_id).await?;
-        let row = member_row(tenant_id, user, role, Utc::now());
-        match member::Entity::insert(row.clone())
-            .exec_without_returning(&self.db)
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(Conflict::DuplicateMember {
-                    user: user.to_string(),
-                }));
-            }
-            Err(e) if is_foreign_key_violation(&e) => return Err(tenant_not_found(tenant_id)),
-            Err(e) => return Err(map_db(e)),
-        }
-        member_from(member::Model::try_from(row).map_err(map_db)?)
-    }
-
-    #[tracing::instrument(name = "store.remove_member", skip_all, fields(otel.kind = "client", tenant_id = %tenant_id))]
-    async fn remove_member(&self, tenant_id: Uuid, user: &str) -> Result<()> {
-        validate_member_user(user)?;
-        Self::live_tenant(&self.db, tenant_id).await?;
-        let result = member::Entity::delete_many()
-            .filter(member::Column::TenantId.eq(tenant_id))
-            .filter(member::Column::UserName.eq(user))
-            .exec(&self.db)
-            .await
-            .map_err(map_db)?;
-        if result.rows_affected == 0 {
-            return Err(StoreError::NotFound {
-                kind: "member",
-                key: format!("{user:?} of tenant {tenant_id}"),
-            });
-        }
-        Ok(())
     }
 
     #[tracing::instrument(name = "store.list_members", skip_all, fields(otel.kind = "client", tenant_id = %tenant_id))]

@@ -1,5 +1,5 @@
-//! The handlers: parsing, authorization against the stored members, the store call, and the
-//! audit record of every mutation.
+//! The handlers: thin adapters that extract the typed input, call the [`TenantService`] and
+//! turn its answer into a response.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,24 +7,24 @@ use std::sync::Arc;
 use super::types::responses;
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use mtp_auth::{AuthMethod, Identity};
-use mtp_core::{ListParams, Member, NewAuditRecord, Role, StoreError, TenantRecord, Tier};
-use serde_json::Value;
+use mtp_auth::AuthMethod;
+use mtp_core::{ListParams, Tier};
 
+use super::extract::{JsonBody, MergePatch};
 use super::problem::ApiError;
+pub use super::service::Caller;
+use super::service::TenantService;
 #[allow(unused_imports)] // named by the OpenAPI attributes only
 use super::types::{
-    AuditView, AuthConfigView, ListView, MemberInput, MemberView, Problem, StatusOk, TenantInput,
-    TenantPatch, TenantReplace, TenantView, WhoAmI, parse_member_body, parse_tenant_body,
+    AuditView, AuthConfigView, ListView, MemberInput, MemberView, Problem, StatusOk, TenantCreate,
+    TenantPatch, TenantReplace, TenantView, WhoAmI,
 };
-use super::{ApiState, BODY_LIMIT, RequestId, ok_status};
+use super::{ApiState, RequestId, ok_status};
 
 type Shared = Arc<ApiState>;
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -61,22 +61,11 @@ pub fn public_routes() -> Router<Shared> {
         .route("/api/v1/auth-config", get(auth_config))
 }
 
-/// The authenticated caller of a request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// Who.
-    pub identity: Identity,
-    /// Whether they are in the platform-admin group.
-    pub platform_admin: bool,
-    /// The request id.
-    pub request_id: Option<String>,
-}
-
 impl FromRequestParts<Shared> for Caller {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
-        let Some(identity) = parts.extensions.get::<Identity>().cloned() else {
+        let Some(identity) = parts.extensions.get::<mtp_auth::Identity>().cloned() else {
             return Err(mtp_auth::layer::unauthorized());
         };
         let platform_admin = identity
@@ -92,157 +81,11 @@ impl FromRequestParts<Shared> for Caller {
     }
 }
 
-/// What the caller may do with one tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    PlatformAdmin,
-    Member(Role),
-    None,
-}
-
-impl Access {
-    fn can_see(self) -> bool {
-        self != Access::None
-    }
-
-    fn can_admin(self) -> bool {
-        matches!(self, Access::PlatformAdmin | Access::Member(Role::Admin))
-    }
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-impl Caller {
-    fn user(&self) -> &str {
-        &self.identity.username
-    }
-
-    fn audit(&self, action: &str, target: &str, outcome: &str) -> NewAuditRecord {
-        NewAuditRecord {
-            actor: truncate(self.user(), 512).to_string(),
-            action: action.to_string(),
-            target: truncate(target, 512).to_string(),
-            outcome: outcome.to_string(),
-            request_id: self.request_id.clone(),
-        }
-    }
-
-    /// The caller's access to a tenant with these (stored) members.
-    fn access(&self, members: &[Member]) -> Access {
-        if self.platform_admin {
-            return Access::PlatformAdmin;
-        }
-        match members.iter().find(|m| m.user == self.user()) {
-            Some(m) => Access::Member(m.role),
-            None => Access::None,
-        }
-    }
-}
-
-/// Writes the structured log line of a mutation.
-fn log_audit(record: &NewAuditRecord) {
-    tracing::info!(
-        actor = %record.actor,
-        action = %record.action,
-        target = %record.target,
-        outcome = %record.outcome,
-        request_id = record.request_id.as_deref().unwrap_or(""),
-        "audit"
-    );
-}
-
-/// Records a refused or failed mutation (best effort: the database may be the reason it failed).
-async fn audit_failure(
-    state: &ApiState,
-    caller: &Caller,
-    action: &str,
-    target: &str,
-    err: &ApiError,
-) {
-    let outcome = match err {
-        ApiError::Forbidden(_) | ApiError::NotFound(_) => "denied",
-        ApiError::Unavailable | ApiError::Internal | ApiError::Timeout => {
-            log_audit(&caller.audit(action, target, "error"));
-            return;
-        }
-        _ => "error",
-    };
-    let record = caller.audit(action, target, outcome);
-    log_audit(&record);
-    if let Err(e) = state.store.append_audit(record).await {
-        tracing::warn!(error = %e, "cannot write the audit record of a failed request");
-    }
-}
-
-/// Runs a mutation and audits its failure.
-async fn audited(
-    state: &ApiState,
-    caller: &Caller,
-    action: &str,
-    target: &str,
-    result: ApiResult,
-) -> Response {
-    match result {
-        Ok(r) => r,
-        Err(e) => {
-            audit_failure(state, caller, action, target, &e).await;
-            e.into_response()
-        }
-    }
-}
-
-fn tenant_target(name: &str) -> String {
-    format!("tenant/{name}")
-}
-
-/// The live tenant `name`, or 404 when it does not exist or the name cannot be one.
-async fn load_tenant(state: &ApiState, name: &str) -> ApiResult<TenantRecord> {
-    if mtp_core::naming::validate_tenant_name(name).is_err() {
-        return Err(ApiError::tenant_not_found(name));
-    }
-    match state.store.get_tenant_by_name(name).await {
-        Ok(t) => Ok(t),
-        Err(StoreError::NotFound { .. }) => Err(ApiError::tenant_not_found(name)),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// A live tenant, its members and the caller's access (two queries); 404 when they may not
-/// see it.
-struct Visible {
-    tenant: TenantRecord,
-    members: Vec<Member>,
-    access: Access,
-}
-
-async fn visible_tenant(state: &ApiState, caller: &Caller, name: &str) -> ApiResult<Visible> {
-    let tenant = load_tenant(state, name).await?;
-    let members = state.store.list_members_of(&[tenant.id]).await?;
-    let access = caller.access(&members);
-    if !access.can_see() {
-        return Err(ApiError::tenant_not_found(name));
-    }
-    Ok(Visible {
-        tenant,
-        members,
-        access,
-    })
-}
-
 fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-/// The version an `If-Match` header asks for (`None`: absent or `*`).
+/// The version an `If-Match` header asks for (`None`: absent, empty or `*`).
 fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
     let Some(v) = headers.get(header::IF_MATCH) else {
         return Ok(None);
@@ -253,7 +96,7 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
         errors: Vec::new(),
     };
     let s = v.to_str().map_err(|_| bad())?.trim();
-    if s == "*" {
+    if s == "*" || s.is_empty() {
         return Ok(None);
     }
     let s = s.strip_prefix("W/").unwrap_or(s);
@@ -262,56 +105,6 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
         .and_then(|s| s.strip_suffix('"'))
         .ok_or_else(bad)?;
     inner.parse::<i64>().map(Some).map_err(|_| bad())
-}
-
-fn media_type(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    Some(
-        v.split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase(),
-    )
-}
-
-/// Reads a JSON body of media type `expected`: 415, 413 or 400 when it is not one.
-fn json_body(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    expected: &str,
-) -> ApiResult<Value> {
-    match media_type(headers) {
-        Some(t) if t == expected => {}
-        Some(t) => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "{t:?}; send Content-Type: {expected}"
-            )));
-        }
-        None => {
-            return Err(ApiError::UnsupportedMediaType(format!(
-                "none given; send Content-Type: {expected}"
-            )));
-        }
-    }
-    let body = match body {
-        Ok(b) => b,
-        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return Err(ApiError::PayloadTooLarge(BODY_LIMIT));
-        }
-        Err(_) => return Err(ApiError::malformed_json("the request body cannot be read")),
-    };
-    serde_json::from_slice(&body).map_err(|e| {
-        ApiError::malformed_json(format!(
-            "the body is not valid JSON: {} at line {} column {}",
-            match e.classify() {
-                serde_json::error::Category::Eof => "unexpected end of input",
-                _ => "syntax error",
-            },
-            e.line(),
-            e.column()
-        ))
-    })
 }
 
 fn query_map(raw: Option<String>) -> ApiResult<HashMap<String, String>> {
@@ -350,32 +143,8 @@ fn list_params(q: &HashMap<String, String>) -> ApiResult<ListParams> {
     Ok(params)
 }
 
-fn map_list_error(err: StoreError) -> ApiError {
-    match err {
-        StoreError::Invalid { field, .. } if field == "cursor" => ApiError::bad_parameter(
-            "continue",
-            "malformed; pass the continue value of the previous page back unchanged",
-        ),
-        other => other.into(),
-    }
-}
-
-async fn views(state: &ApiState, tenants: &[TenantRecord]) -> ApiResult<Vec<TenantView>> {
-    let ids: Vec<uuid::Uuid> = tenants.iter().map(|t| t.id).collect();
-    let members = state.store.list_members_of(&ids).await?;
-    let mut out = Vec::with_capacity(tenants.len());
-    for t in tenants {
-        let mine: Vec<&Member> = members.iter().filter(|m| m.tenant_id == t.id).collect();
-        let status = state.status.status(&t.name).await;
-        out.push(TenantView::new(t, &mine, status));
-    }
-    Ok(out)
-}
-
-async fn view(state: &ApiState, tenant: &TenantRecord, members: &[Member]) -> TenantView {
-    let refs: Vec<&Member> = members.iter().collect();
-    let status = state.status.status(&tenant.name).await;
-    TenantView::new(tenant, &refs, status)
+fn service(state: &ApiState) -> TenantService {
+    state.tenants()
 }
 
 fn with_etag(status: StatusCode, view: TenantView) -> Response {
@@ -389,7 +158,7 @@ fn with_etag(status: StatusCode, view: TenantView) -> Response {
 #[utoipa::path(
     get,
     path = "/api/v1/tenants",
-    params(("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 100)"), ("continue" = Option<String>, Query, description = "The `continue` of the previous page"), ("tier" = Option<String>, Query, description = "Only tenants of this tier (free, pro, enterprise)")),
+    params(("limit" = Option<u32>, Query, description = "Page size, 1 to 1000 (default 100)"), ("continue" = Option<String>, Query, description = "The `continue` of the previous page"), ("tier" = Option<Tier>, Query, description = "Only tenants of this tier")),
     responses(
         (status = 200, description = "A page of tenants: all for platform admins, else those the caller is a member of", body = ListView<TenantView>),
         responses::BadRequest,
@@ -415,33 +184,14 @@ pub async fn list_tenants(
             )
         })?);
     }
-    let page = if caller.platform_admin {
-        state.store.list_tenants(&params).await
-    } else if mtp_core::tenant::validate_user("user", caller.user()).is_err() {
-        Ok(mtp_core::Page {
-            items: Vec::new(),
-            next_cursor: None,
-        })
-    } else {
-        state
-            .store
-            .list_tenants_of_user(caller.user(), &params)
-            .await
-    }
-    .map_err(map_list_error)?;
-    let items = views(&state, &page.items).await?;
-    Ok(Json(ListView {
-        items,
-        continue_: page.next_cursor,
-    })
-    .into_response())
+    Ok(Json(service(&state).list(&caller, &params).await?).into_response())
 }
 
 /// Creates a tenant (platform admins).
 #[utoipa::path(
     post,
     path = "/api/v1/tenants",
-    request_body(content = TenantInput, content_type = "application/json"),
+    request_body(content = TenantCreate, content_type = "application/json"),
     responses(
         (status = 201, description = "Created; ETag and Location headers", body = TenantView),
         responses::BadRequest,
@@ -460,48 +210,15 @@ pub async fn list_tenants(
 pub async fn create_tenant(
     State(state): State<Shared>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let value = json_body(&headers, body, "application/json");
-    let name = value
-        .as_ref()
-        .ok()
-        .and_then(|v| v.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let target = tenant_target(&name);
-    let result = async {
-        if !caller.platform_admin {
-            return Err(ApiError::Forbidden(
-                "only platform admins may create tenants".into(),
-            ));
-        }
-        let parsed = parse_tenant_body(&value?, None).map_err(ApiError::Validation)?;
-        let audit = caller.audit("tenant.create", &target, "success");
-        let logged = audit.clone();
-        let (record, members) = state
-            .store
-            .create_tenant_audited(
-                mtp_core::NewTenant {
-                    name: parsed.name,
-                    fields: parsed.fields,
-                },
-                parsed.members,
-                audit,
-            )
-            .await?;
-        log_audit(&logged);
-        let v = view(&state, &record, &members).await;
-        let mut r = with_etag(StatusCode::CREATED, v);
-        if let Ok(loc) = HeaderValue::from_str(&format!("/api/v1/tenants/{}", record.name)) {
-            r.headers_mut().insert(header::LOCATION, loc);
-        }
-        Ok(r)
+    body: Result<JsonBody<TenantCreate>, ApiError>,
+) -> ApiResult {
+    let view = service(&state).create(&caller, body.map(|b| b.0)).await?;
+    let location = HeaderValue::from_str(&format!("/api/v1/tenants/{}", view.name));
+    let mut r = with_etag(StatusCode::CREATED, view);
+    if let Ok(loc) = location {
+        r.headers_mut().insert(header::LOCATION, loc);
     }
-    .await;
-    audited(&state, &caller, "tenant.create", &target, result).await
+    Ok(r)
 }
 
 /// Reads a tenant.
@@ -524,59 +241,8 @@ pub async fn get_tenant(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult {
-    let v = visible_tenant(&state, &caller, &name).await?;
-    Ok(with_etag(
-        StatusCode::OK,
-        view(&state, &v.tenant, &v.members).await,
-    ))
-}
-
-/// PUT and PATCH: the new body, checked against what the caller may change.
-async fn replace(
-    state: &ApiState,
-    caller: &Caller,
-    name: &str,
-    headers: &HeaderMap,
-    build: impl FnOnce(&TenantView) -> ApiResult<(Value, bool)>,
-) -> ApiResult {
-    let Visible {
-        tenant,
-        members,
-        access,
-    } = visible_tenant(state, caller, name).await?;
-    if !access.can_admin() {
-        return Err(ApiError::Forbidden(
-            "only tenant admins and platform admins may change a tenant".into(),
-        ));
-    }
-    let expected = if_match(headers)?.unwrap_or(tenant.version);
-    let refs: Vec<&Member> = members.iter().collect();
-    let current = TenantView::new(&tenant, &refs, super::types::StatusView::unknown(""));
-    let (doc, replace_members) = build(&current)?;
-    let parsed = parse_tenant_body(&doc, Some(name)).map_err(ApiError::Validation)?;
-    if access != Access::PlatformAdmin && parsed.fields.tier != tenant.fields.tier {
-        return Err(ApiError::Forbidden(
-            "only platform admins may change the tier".into(),
-        ));
-    }
-    let action = "tenant.update";
-    let audit = caller.audit(action, &tenant_target(name), "success");
-    let logged = audit.clone();
-    let (record, members) = state
-        .store
-        .replace_tenant_audited(
-            tenant.id,
-            expected,
-            parsed.fields,
-            replace_members.then_some(parsed.members),
-            audit,
-        )
-        .await?;
-    log_audit(&logged);
-    Ok(with_etag(
-        StatusCode::OK,
-        view(state, &record, &members).await,
-    ))
+    let view = service(&state).get(&caller, &name).await?;
+    Ok(with_etag(StatusCode::OK, view))
 }
 
 /// Replaces a tenant (platform admins; tenant admins, not the tier).
@@ -606,21 +272,12 @@ pub async fn put_tenant(
     caller: Caller,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let value = json_body(&headers, body, "application/json");
-        replace(&state, &caller, &name, &headers, |_| Ok((value?, true))).await
-    }
-    .await;
-    audited(
-        &state,
-        &caller,
-        "tenant.update",
-        &tenant_target(&name),
-        result,
-    )
-    .await
+    body: Result<JsonBody<TenantReplace>, ApiError>,
+) -> ApiResult {
+    let view = service(&state)
+        .replace(&caller, &name, if_match(&headers), body.map(|b| b.0))
+        .await?;
+    Ok(with_etag(StatusCode::OK, view))
 }
 
 /// Merge-patches a tenant (as PUT).
@@ -650,36 +307,12 @@ pub async fn patch_tenant(
     caller: Caller,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let patch = json_body(&headers, body, "application/merge-patch+json");
-        replace(&state, &caller, &name, &headers, |current| {
-            let patch = patch?;
-            if !patch.is_object() {
-                return Err(ApiError::Validation(vec![super::problem::FieldError::new(
-                    "",
-                    "a merge patch must be a JSON object",
-                )]));
-            }
-            let touches_members = ["admins", "operators", "viewers"]
-                .iter()
-                .any(|k| patch.get(k).is_some());
-            let mut doc = current.to_body();
-            json_patch::merge(&mut doc, &patch);
-            Ok((doc, touches_members))
-        })
-        .await
-    }
-    .await;
-    audited(
-        &state,
-        &caller,
-        "tenant.update",
-        &tenant_target(&name),
-        result,
-    )
-    .await
+    body: Result<MergePatch, ApiError>,
+) -> ApiResult {
+    let view = service(&state)
+        .patch(&caller, &name, if_match(&headers), body.map(|b| b.0))
+        .await?;
+    Ok(with_etag(StatusCode::OK, view))
 }
 
 /// Deletes a tenant (platform admins).
@@ -705,27 +338,11 @@ pub async fn delete_tenant(
     caller: Caller,
     Path(name): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let target = tenant_target(&name);
-    let result = async {
-        let Visible { tenant, access, .. } = visible_tenant(&state, &caller, &name).await?;
-        if access != Access::PlatformAdmin {
-            return Err(ApiError::Forbidden(
-                "only platform admins may delete tenants".into(),
-            ));
-        }
-        let expected = if_match(&headers)?;
-        let audit = caller.audit("tenant.delete", &target, "success");
-        let logged = audit.clone();
-        state
-            .store
-            .delete_tenant_audited(tenant.id, expected, audit)
-            .await?;
-        log_audit(&logged);
-        Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await;
-    audited(&state, &caller, "tenant.delete", &target, result).await
+) -> ApiResult {
+    service(&state)
+        .delete(&caller, &name, if_match(&headers))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Lists the members of a tenant.
@@ -748,12 +365,7 @@ pub async fn list_members(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult {
-    let v = visible_tenant(&state, &caller, &name).await?;
-    Ok(Json(ListView {
-        items: v.members.iter().map(MemberView::from).collect(),
-        continue_: None,
-    })
-    .into_response())
+    Ok(Json(service(&state).members(&caller, &name).await?).into_response())
 }
 
 /// Adds a member (tenant admins, platform admins).
@@ -782,36 +394,14 @@ pub async fn add_member(
     State(state): State<Shared>,
     caller: Caller,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let target = tenant_target(&name);
-    let result = async {
-        let Visible { tenant, access, .. } = visible_tenant(&state, &caller, &name).await?;
-        if !access.can_admin() {
-            return Err(ApiError::Forbidden(
-                "only tenant admins and platform admins may add members".into(),
-            ));
-        }
-        let value = json_body(&headers, body, "application/json")?;
-        let member = parse_member_body(&value).map_err(ApiError::Validation)?;
-        let audit = caller.audit(
-            "member.add",
-            &format!("{target}/member/{}", member.user),
-            "success",
-        );
-        let logged = audit.clone();
-        let (added, record) = state
-            .store
-            .add_member_audited(tenant.id, member, audit)
-            .await?;
-        log_audit(&logged);
-        let mut r = (StatusCode::CREATED, Json(MemberView::from(&added))).into_response();
-        r.headers_mut().insert(header::ETAG, etag(record.version));
-        Ok(r)
-    }
-    .await;
-    audited(&state, &caller, "member.add", &target, result).await
+    body: Result<JsonBody<MemberInput>, ApiError>,
+) -> ApiResult {
+    let added = service(&state)
+        .add_member(&caller, &name, body.map(|b| b.0))
+        .await?;
+    let mut r = (StatusCode::CREATED, Json(added.value)).into_response();
+    r.headers_mut().insert(header::ETAG, etag(added.version));
+    Ok(r)
 }
 
 /// Removes a member (tenant admins, platform admins).
@@ -834,41 +424,13 @@ pub async fn remove_member(
     State(state): State<Shared>,
     caller: Caller,
     Path((name, user_id)): Path<(String, String)>,
-) -> Response {
-    let target = format!("{}/member/{user_id}", tenant_target(&name));
-    let result = async {
-        let Visible { tenant, access, .. } = visible_tenant(&state, &caller, &name).await?;
-        if !access.can_admin() {
-            return Err(ApiError::Forbidden(
-                "only tenant admins and platform admins may remove members".into(),
-            ));
-        }
-        if mtp_core::tenant::validate_user("userId", &user_id).is_err() {
-            return Err(ApiError::NotFound(format!(
-                "user {user_id:?} is not a member of tenant {name:?}"
-            )));
-        }
-        let audit = caller.audit("member.remove", &target, "success");
-        let logged = audit.clone();
-        match state
-            .store
-            .remove_member_audited(tenant.id, &user_id, audit)
-            .await
-        {
-            Ok(record) => {
-                log_audit(&logged);
-                let mut r = StatusCode::NO_CONTENT.into_response();
-                r.headers_mut().insert(header::ETAG, etag(record.version));
-                Ok(r)
-            }
-            Err(StoreError::NotFound { kind: "member", .. }) => Err(ApiError::NotFound(format!(
-                "user {user_id:?} is not a member of tenant {name:?}"
-            ))),
-            Err(e) => Err(e.into()),
-        }
-    }
-    .await;
-    audited(&state, &caller, "member.remove", &target, result).await
+) -> ApiResult {
+    let version = service(&state)
+        .remove_member(&caller, &name, &user_id)
+        .await?;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(header::ETAG, etag(version));
+    Ok(r)
 }
 
 /// Lists the audit records of a tenant (tenant admins, platform admins).
@@ -894,24 +456,8 @@ pub async fn list_audit(
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    let Visible { access, .. } = visible_tenant(&state, &caller, &name).await?;
-    if !access.can_admin() {
-        return Err(ApiError::Forbidden(
-            "only tenant admins and platform admins may read the audit log".into(),
-        ));
-    }
-    let q = query_map(raw)?;
-    let params = list_params(&q)?;
-    let page = state
-        .store
-        .list_tenant_audit(&name, &params)
-        .await
-        .map_err(map_list_error)?;
-    Ok(Json(ListView {
-        items: page.items.into_iter().map(AuditView::from).collect(),
-        continue_: page.next_cursor,
-    })
-    .into_response())
+    let params = query_map(raw).and_then(|q| list_params(&q));
+    Ok(Json(service(&state).audit(&caller, &name, params).await?).into_response())
 }
 
 /// Who the caller is.

@@ -4,11 +4,13 @@
 //! parses [`config::ApiArgs`] and calls [`server::run`]. Tests drive [`app`] with `oneshot`.
 
 pub mod config;
+pub mod extract;
 pub mod handlers;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod server;
+pub mod service;
 pub mod status;
 pub mod types;
 
@@ -63,6 +65,8 @@ pub struct ApiState {
     pub metrics: Arc<ApiMetrics>,
     /// Requests taking longer get 503.
     pub request_timeout: Duration,
+    /// The tier catalogue: the egress a tenant gets when it sets none.
+    pub tiers: Arc<mtp_core::TierCatalogue>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -89,7 +93,13 @@ impl ApiState {
             status: Arc::new(NoCluster),
             metrics: Arc::new(ApiMetrics::default()),
             request_timeout: Duration::from_secs(30),
+            tiers: Arc::new(mtp_core::TierCatalogue::default()),
         }
+    }
+
+    /// The tenant service over this state's store, status source and tiers.
+    pub fn tenants(&self) -> service::TenantService {
+        service::TenantService::new(self.store.clone(), self.status.clone(), self.tiers.clone())
     }
 }
 

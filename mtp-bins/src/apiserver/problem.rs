@@ -5,26 +5,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mtp_auth::layer::PROBLEM_BASE;
 use mtp_core::StoreError;
-use serde::Serialize;
 
-/// One invalid field of a request body: where (a JSON pointer) and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    /// The JSON pointer of the field in the request body (`/name`, `/admins/2`).
-    pub pointer: String,
-    /// What is wrong with it.
-    pub detail: String,
-}
-
-impl FieldError {
-    /// A field error at `pointer`.
-    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        FieldError {
-            pointer: pointer.into(),
-            detail: detail.into(),
-        }
-    }
-}
+pub use mtp_core::api::FieldError;
+use mtp_core::api::Problem;
 
 /// An error answered to a client.
 #[derive(Debug, thiserror::Error)]
@@ -146,14 +129,18 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
-            ApiError::Validation(errors) => {
-                let fields: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
-                format!(
-                    "the request has {} invalid field(s): {}",
-                    errors.len(),
-                    fields.join(", ")
-                )
-            }
+            // Each field once: `/tier: "gold" is not a tier; /name: ...` (also in `errors`).
+            ApiError::Validation(errors) => errors
+                .iter()
+                .map(|e| {
+                    if e.pointer.is_empty() {
+                        e.detail.clone()
+                    } else {
+                        format!("{}: {}", e.pointer, e.detail)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
             ApiError::Unavailable => {
                 "the database is unavailable; retry in a few seconds".to_string()
             }
@@ -176,20 +163,19 @@ impl ApiError {
 }
 
 /// The problem body of an error.
-pub fn problem_body(err: &ApiError) -> serde_json::Value {
-    let mut body = serde_json::json!({
-        "type": format!("{PROBLEM_BASE}{}", err.kind()),
-        "title": err.title(),
-        "status": err.status().as_u16(),
-        "detail": err.detail(),
-    });
-    if let (Some(errors), Some(map)) = (err.errors(), body.as_object_mut()) {
-        map.insert(
-            "errors".into(),
-            serde_json::to_value(errors).unwrap_or_default(),
-        );
+pub fn problem(err: &ApiError) -> Problem {
+    Problem {
+        type_: format!("{PROBLEM_BASE}{}", err.kind()),
+        title: err.title().to_string(),
+        status: err.status().as_u16(),
+        detail: err.detail(),
+        errors: err.errors().map(<[FieldError]>::to_vec),
     }
-    body
+}
+
+/// The problem body of an error, as JSON.
+pub fn problem_body(err: &ApiError) -> serde_json::Value {
+    serde_json::to_value(problem(err)).unwrap_or_default()
 }
 
 impl IntoResponse for ApiError {
@@ -214,21 +200,14 @@ pub fn pointer_of(field: &str) -> String {
         .strip_prefix("spec.")
         .or_else(|| field.strip_prefix("metadata."))
         .unwrap_or(field);
-    let escape = |s: &str| s.replace('~', "~0").replace('/', "~1");
     if let Some(key) = field.strip_prefix("quota.") {
-        return format!("/quota/{}", escape(key));
+        return mtp_core::api::pointer(["quota", key]);
     }
-    let mut out = String::from("/");
-    for c in field.chars() {
-        match c {
-            '.' | '[' => out.push('/'),
-            ']' => {}
-            '~' => out.push_str("~0"),
-            '/' => out.push_str("~1"),
-            c => out.push(c),
-        }
-    }
-    out
+    let segments: Vec<&str> = field
+        .split(['.', '['])
+        .map(|s| s.trim_end_matches(']'))
+        .collect();
+    mtp_core::api::pointer(segments)
 }
 
 impl From<StoreError> for ApiError {
@@ -264,5 +243,6 @@ mod tests {
         assert_eq!(pointer_of("spec.quota.pods"), "/quota/pods");
         assert_eq!(pointer_of("spec.quota.requests.cpu"), "/quota/requests.cpu");
         assert_eq!(pointer_of("metadata.name"), "/name");
+        assert_eq!(pointer_of("spec.quota.a/b"), "/quota/a~1b");
     }
 }

@@ -1,7 +1,9 @@
 //! The mtp-apiserver client: JSON under `/api/v1`, bearer authentication, problem+json errors
 //! turned into one line.
 
+use mtp_core::api::{ListView, Problem};
 use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::{CliError, SERVER_HINT, describe_transport};
@@ -17,12 +19,24 @@ pub struct Answer {
     pub body: Value,
 }
 
+impl Answer {
+    /// The body as the API type `T` ([`mtp_core::api`]).
+    pub fn typed<T: DeserializeOwned>(&self) -> Result<T, CliError> {
+        serde_json::from_value(self.body.clone()).map_err(|e| {
+            CliError::Other(format!(
+                "the server's answer is not what the API describes: {e}"
+            ))
+        })
+    }
+}
+
 /// A client of one API server.
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
     base: Url,
     bearer: Option<String>,
+    credential: Option<String>,
 }
 
 impl std::fmt::Debug for Api {
@@ -30,6 +44,7 @@ impl std::fmt::Debug for Api {
         f.debug_struct("Api")
             .field("base", &self.base.as_str())
             .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .field("credential", &self.credential)
             .finish()
     }
 }
@@ -65,7 +80,19 @@ pub fn http_client() -> Result<reqwest::Client, CliError> {
 impl Api {
     /// A client of `base`, authenticating with `bearer` when given.
     pub fn new(http: reqwest::Client, base: Url, bearer: Option<String>) -> Self {
-        Api { http, base, bearer }
+        Api {
+            http,
+            base,
+            bearer,
+            credential: None,
+        }
+    }
+
+    /// Names the credential the bearer is (`the API key of context "x"`; never the secret),
+    /// for the message of a 401.
+    pub fn with_credential(mut self, what: impl Into<String>) -> Self {
+        self.credential = Some(what.into());
+        self
     }
 
     /// The server's base URL.
@@ -136,9 +163,15 @@ impl Api {
             hint: SERVER_HINT,
         })?;
         if !status.is_success() {
+            let mut line = problem_line(status, &bytes, retry_after.as_deref());
+            if status == StatusCode::UNAUTHORIZED
+                && let Some(c) = &self.credential
+            {
+                line.push_str(&format!(" (sent {c})"));
+            }
             return Err(CliError::Api {
                 status: status.as_u16(),
-                line: problem_line(status, &bytes, retry_after.as_deref()),
+                line,
             });
         }
         let body = if bytes.is_empty() {
@@ -201,21 +234,14 @@ impl Api {
                 q.push(("continue", t));
             }
             let answer = self.get(segments, &q).await?;
-            let page = answer.body;
-            match page.get("items") {
-                Some(Value::Array(a)) => items.extend(a.iter().cloned()),
-                _ => {
-                    return Err(CliError::Other(format!(
-                        "the server's answer to GET /{} has no \"items\" list",
-                        segments.join("/")
-                    )));
-                }
-            }
-            token = page
-                .get("continue")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
+            let page: ListView<Value> = answer.typed().map_err(|_| {
+                CliError::Other(format!(
+                    "the server's answer to GET /{} has no \"items\" list",
+                    segments.join("/")
+                ))
+            })?;
+            items.extend(page.items);
+            token = page.continue_.filter(|s| !s.is_empty());
             if token.is_none() || limit.is_some() {
                 return Ok((items, token));
             }
@@ -228,32 +254,37 @@ impl Api {
 pub fn problem_line(status: StatusCode, body: &[u8], retry_after: Option<&str>) -> String {
     let reason = status.canonical_reason().unwrap_or("error");
     let mut line = format!("{} {reason}", status.as_u16());
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(one_line);
+    let parsed: Option<Problem> = serde_json::from_slice(body).ok();
     match parsed {
-        Some(p) if p.is_object() => {
-            if let Some(msg) = text(&p, "detail").or_else(|| text(&p, "title")) {
+        Some(p) => {
+            let msg = if p.detail.is_empty() {
+                one_line(&p.title)
+            } else {
+                one_line(&p.detail)
+            };
+            if !msg.is_empty() {
                 line.push_str(": ");
                 line.push_str(&msg);
             }
-            if let Some(Value::Array(errors)) = p.get("errors") {
-                let fields: Vec<String> = errors
-                    .iter()
-                    .map(|e| {
-                        let ptr = text(e, "pointer").unwrap_or_default();
-                        let d = text(e, "detail").unwrap_or_default();
-                        if ptr.is_empty() {
-                            d
-                        } else {
-                            format!("{ptr}: {d}")
-                        }
-                    })
-                    .collect();
-                if !fields.is_empty() {
-                    line.push_str(" [");
-                    line.push_str(&fields.join("; "));
-                    line.push(']');
-                }
+            // The invalid fields, unless the detail already says each of them.
+            let fields: Vec<String> = p
+                .errors
+                .unwrap_or_default()
+                .iter()
+                .map(|e| {
+                    let d = one_line(&e.detail);
+                    if e.pointer.is_empty() {
+                        d
+                    } else {
+                        format!("{}: {d}", one_line(&e.pointer))
+                    }
+                })
+                .filter(|f| !msg.contains(f.as_str()))
+                .collect();
+            if !fields.is_empty() {
+                line.push_str(" [");
+                line.push_str(&fields.join("; "));
+                line.push(']');
             }
         }
         _ => {
@@ -294,6 +325,12 @@ mod tests {
         assert_eq!(
             problem_line(StatusCode::UNPROCESSABLE_ENTITY, b, None),
             "422 Unprocessable Entity: 2 fields are invalid [/name: must be a DNS label; /tier: unknown tier \"gold\"]"
+        );
+        // mtp-apiserver's 422: the detail lists the fields; they are not repeated.
+        let b = br#"{"type":"https://mtp.dev/problems/validation","title":"Unprocessable Content","status":422,"detail":"/tier: unknown variant `gold`","errors":[{"pointer":"/tier","detail":"unknown variant `gold`"}]}"#;
+        assert_eq!(
+            problem_line(StatusCode::UNPROCESSABLE_ENTITY, b, None),
+            "422 Unprocessable Entity: /tier: unknown variant `gold`"
         );
         assert_eq!(
             problem_line(

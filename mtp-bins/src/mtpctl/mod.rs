@@ -376,6 +376,7 @@ async fn run_once(cli: &Cli, io: &mut Io<'_>) -> Result<(), CliError> {
         Command::Whoami => {
             let api = session(cli).await?;
             let w = api.get(&["api", "v1", "whoami"], &[]).await?;
+            w.typed::<mtp_core::api::WhoAmI>()?;
             output::write_one(
                 io.out,
                 Kind::Whoami,
@@ -470,13 +471,18 @@ pub async fn session(cli: &Cli) -> Result<Api, CliError> {
         (None, None) => return Err(CliError::NotLoggedIn { context: None }),
     };
     if let Some(k) = env_key {
-        return Ok(Api::new(http, server, Some(k)));
+        return Ok(Api::new(http, server, Some(k)).with_credential("the API key in MTP_API_KEY"));
     }
     let Some(mut ctx) = ctx else {
         return Err(CliError::NotLoggedIn { context: ctx_name });
     };
+    let of_context = ctx_name
+        .as_deref()
+        .map(|n| format!(" of context {n:?}"))
+        .unwrap_or_default();
     if let Some(k) = &ctx.api_key {
-        return Ok(Api::new(http, server, Some(k.clone())));
+        return Ok(Api::new(http, server, Some(k.clone()))
+            .with_credential(format!("the API key{of_context}")));
     }
     let Some(tokens) = ctx.tokens.clone() else {
         return Err(CliError::NotLoggedIn { context: ctx_name });
@@ -502,7 +508,7 @@ pub async fn session(cli: &Cli) -> Result<Api, CliError> {
         }
     }
     let bearer = ctx.tokens.as_ref().map(|t| t.bearer().to_string());
-    Ok(Api::new(http, server, bearer))
+    Ok(Api::new(http, server, bearer).with_credential(format!("the OIDC token{of_context}")))
 }
 
 async fn login(cli: &Cli, args: &LoginArgs, io: &mut Io<'_>) -> Result<(), CliError> {
@@ -553,11 +559,13 @@ async fn login(cli: &Cli, args: &LoginArgs, io: &mut Io<'_>) -> Result<(), CliEr
         let mut audience = args.audience.clone();
         if issuer.is_none() || client_id.is_none() {
             let anon = Api::new(http.clone(), server.clone(), None);
-            let ac = anon.get(&["api", "v1", "auth-config"], &[]).await?.body;
-            let field = |k: &str| ac.get(k).and_then(Value::as_str).map(str::to_string);
-            issuer = issuer.or_else(|| field("issuer"));
-            client_id = client_id.or_else(|| field("clientId"));
-            audience = audience.or_else(|| field("audience"));
+            let ac: mtp_core::api::AuthConfigView = anon
+                .get(&["api", "v1", "auth-config"], &[])
+                .await?
+                .typed()?;
+            issuer = issuer.or(ac.issuer);
+            client_id = client_id.or(ac.client_id);
+            audience = audience.or(ac.audience);
         }
         let (Some(issuer), Some(client_id)) = (issuer, client_id) else {
             return Err(CliError::Usage(format!(
@@ -615,35 +623,36 @@ async fn login(cli: &Cli, args: &LoginArgs, io: &mut Io<'_>) -> Result<(), CliEr
         ctx.api_key = None;
         ctx.tokens = Some(tokens);
     }
-    // The credentials just obtained (not MTP_API_KEY) are the ones checked below.
-    let bearer = ctx
-        .api_key
-        .clone()
-        .or_else(|| ctx.tokens.as_ref().map(|t| t.bearer().to_string()));
+    // The credentials just obtained (not MTP_API_KEY) are checked first: only credentials the
+    // server accepts are saved and made current.
+    let (bearer, kind) = match (&ctx.api_key, &ctx.tokens) {
+        (Some(k), _) => (Some(k.clone()), "API key"),
+        (None, Some(t)) => (Some(t.bearer().to_string()), "OIDC token"),
+        (None, None) => (None, "no credential"),
+    };
+    let api = Api::new(http, server, bearer)
+        .with_credential(format!("the new {kind} of context {name:?}"));
+    let who: mtp_core::api::WhoAmI = match api.get(&["api", "v1", "whoami"], &[]).await {
+        Ok(w) => w.typed()?,
+        // One error line, which says that nothing was saved.
+        Err(CliError::Api { status, line }) => {
+            return Err(CliError::Api {
+                status,
+                line: format!("{line}; nothing saved"),
+            });
+        }
+        Err(e) => return Err(e),
+    };
     cfg.contexts.insert(name.clone(), ctx);
     cfg.current_context = Some(name.clone());
     cfg.save(&path)?;
-    // Say who the server sees; the credentials are saved even if this fails.
-    let api = Api::new(http, server, bearer);
-    match api.get(&["api", "v1", "whoami"], &[]).await {
-        Ok(w) => {
-            let user = w.body.get("user").and_then(Value::as_str).unwrap_or("?");
-            writeln!(
-                io.err,
-                "Logged in to {} as {user} (context {name}).",
-                api.base()
-            )
-            .map_err(io_err)
-        }
-        Err(e) => {
-            writeln!(
-                io.err,
-                "Credentials saved in context {name}, but the server refused them: {e}"
-            )
-            .map_err(io_err)?;
-            Err(e)
-        }
-    }
+    writeln!(
+        io.err,
+        "Logged in to {} as {} (context {name}).",
+        api.base(),
+        who.user
+    )
+    .map_err(io_err)
 }
 
 fn logout(cli: &Cli, io: &mut Io<'_>) -> Result<(), CliError> {
@@ -913,12 +922,16 @@ async fn tenants(cli: &Cli, t: &TenantsCommand, io: &mut Io<'_>) -> Result<(), C
 fn done(cli: &Cli, io: &mut Io<'_>, kind: Kind, v: &Value, verb: &str) -> Result<(), CliError> {
     match cli.output {
         Format::Table => {
-            let name = v.get("name").and_then(Value::as_str).unwrap_or("?");
             let what = match kind {
                 Kind::Member => "member",
                 _ => "tenant",
             };
-            writeln!(io.out, "{what} {name} {verb}").map_err(io_err)
+            let t: mtp_core::api::TenantView = serde_json::from_value(v.clone()).map_err(|e| {
+                CliError::Other(format!(
+                    "the server's answer is not what the API describes: {e}"
+                ))
+            })?;
+            writeln!(io.out, "{what} {} {verb}", t.name).map_err(io_err)
         }
         f => output::write_document(io.out, v, f).map_err(io_err),
     }
@@ -931,29 +944,26 @@ async fn members(cli: &Cli, m: &MembersCommand, io: &mut Io<'_>) -> Result<(), C
             let a = api
                 .get(&["api", "v1", "tenants", tenant, "members"], &[])
                 .await?;
-            let items = match &a.body {
-                Value::Array(items) => items.clone(),
-                other => match other.get("items") {
-                    Some(Value::Array(items)) => items.clone(),
-                    _ => {
-                        return Err(CliError::Other(
-                            "the server's member list has no items".into(),
-                        ));
-                    }
-                },
-            };
-            print_list(cli, io, Kind::Member, &items, None)
+            let page: mtp_core::api::ListView<Value> = a.typed()?;
+            print_list(cli, io, Kind::Member, &page.items, None)
         }
         MembersCommand::Add { tenant, user, role } => {
+            // An unknown role is sent as it is: the server's 422 says what the roles are.
+            let body = match role.parse::<mtp_core::Role>() {
+                Ok(r) => serde_json::to_value(mtp_core::api::MemberInput::new(user.clone(), r))
+                    .map_err(|e| CliError::Other(format!("cannot serialize the request: {e}")))?,
+                Err(_) => json!({"userId": user, "role": role}),
+            };
             let a = api
                 .send_json(
                     Method::POST,
                     &["api", "v1", "tenants", tenant, "members"],
                     "application/json",
-                    &json!({"userId": user, "role": role}),
+                    &body,
                     None,
                 )
                 .await?;
+            a.typed::<mtp_core::api::MemberView>()?;
             match cli.output {
                 Format::Table => {
                     writeln!(io.out, "member {user} added to {tenant} as {role}").map_err(io_err)

@@ -2,6 +2,9 @@
 
 use std::io::{self, Write};
 
+use chrono::{DateTime, Utc};
+use mtp_core::api::{AuditView, MemberView, TenantView, WhoAmI};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// `-o` values.
@@ -54,7 +57,7 @@ pub fn write_list(
 ) -> io::Result<()> {
     match format {
         Format::Table => {
-            let (headers, rows) = rows(kind, items, now);
+            let (headers, rows) = rows(kind, items, now)?;
             write_table(out, &headers, &rows, no_headers)
         }
         _ => write_document(out, &serde_json::json!({ "items": items }), format),
@@ -72,7 +75,7 @@ pub fn write_one(
 ) -> io::Result<()> {
     match format {
         Format::Table => {
-            let (headers, rows) = rows(kind, std::slice::from_ref(item), now);
+            let (headers, rows) = rows(kind, std::slice::from_ref(item), now)?;
             write_table(out, &headers, &rows, no_headers)
         }
         _ => write_document(out, item, format),
@@ -123,28 +126,11 @@ pub fn write_table(
     Ok(())
 }
 
-fn s(v: &Value, k: &str) -> String {
-    match v.get(k) {
-        Some(Value::String(x)) => sanitize(x),
-        Some(Value::Null) | None => "<none>".to_string(),
-        Some(Value::Bool(b)) => b.to_string(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Array(a)) => list(a),
-        Some(other) => sanitize(&other.to_string()),
-    }
-}
-
-fn list(a: &[Value]) -> String {
+fn list(a: &[String]) -> String {
     if a.is_empty() {
         return "<none>".to_string();
     }
-    a.iter()
-        .map(|x| match x {
-            Value::String(s) => sanitize(s),
-            other => sanitize(&other.to_string()),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    a.iter().map(|x| sanitize(x)).collect::<Vec<_>>().join(",")
 }
 
 /// Control characters (a terminal escape in a display name) are shown as `?`.
@@ -154,52 +140,9 @@ fn sanitize(s: &str) -> String {
         .collect()
 }
 
-/// The STATUS column: `status` may be a string, or an object with `ready`/`phase`/conditions.
-fn status(v: &Value) -> String {
-    match v.get("status") {
-        Some(Value::String(s)) => sanitize(s),
-        Some(Value::Object(o)) => {
-            for k in ["phase", "state"] {
-                if let Some(Value::String(s)) = o.get(k) {
-                    return sanitize(s);
-                }
-            }
-            match o.get("ready") {
-                Some(Value::Bool(true)) => return "Ready".into(),
-                Some(Value::Bool(false)) => return "NotReady".into(),
-                Some(Value::String(s)) => return sanitize(s),
-                _ => {}
-            }
-            if let Some(Value::Array(cs)) = o.get("conditions") {
-                for c in cs {
-                    if c.get("type").and_then(Value::as_str) == Some("Ready") {
-                        return match c.get("status").and_then(Value::as_str) {
-                            Some("True") => "Ready".into(),
-                            Some("False") => "NotReady".into(),
-                            _ => "Unknown".into(),
-                        };
-                    }
-                }
-            }
-            "Unknown".into()
-        }
-        _ => "Unknown".into(),
-    }
-}
-
-/// An RFC 3339 time without its fraction of a second (`2026-11-23T13:38:31Z`); anything else
-/// as it is.
-fn short_time(ts: &str) -> String {
-    use time::format_description::well_known::Rfc3339;
-    match time::OffsetDateTime::parse(ts, &Rfc3339) {
-        Ok(t) => t
-            .to_offset(time::UtcOffset::UTC)
-            .replace_nanosecond(0)
-            .ok()
-            .and_then(|t| t.format(&Rfc3339).ok())
-            .unwrap_or_else(|| sanitize(ts)),
-        Err(_) => sanitize(ts),
-    }
+/// An RFC 3339 time without its fraction of a second (`2026-11-23T13:38:31Z`).
+fn short_time(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// A kubectl-style age (`45s`, `12m`, `5h`, `3d`) of an RFC 3339 timestamp.
@@ -211,8 +154,16 @@ pub fn age(ts: Option<&str>, now: i64) -> String {
     else {
         return "<unknown>".into();
     };
-    let secs = now.saturating_sub(t.unix_timestamp()).max(0);
-    match secs {
+    age_secs(now.saturating_sub(t.unix_timestamp()))
+}
+
+/// A kubectl-style age of a time.
+fn age_of(t: &DateTime<Utc>, now: i64) -> String {
+    age_secs(now.saturating_sub(t.timestamp()))
+}
+
+fn age_secs(secs: i64) -> String {
+    match secs.max(0) {
         s if s < 120 => format!("{s}s"),
         s if s < 7200 => format!("{}m", s / 60),
         s if s < 172_800 => format!("{}h", s / 3600),
@@ -220,73 +171,84 @@ pub fn age(ts: Option<&str>, now: i64) -> String {
     }
 }
 
-fn rows(kind: Kind, items: &[Value], now: i64) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    match kind {
+/// The items as the API type `T` (the server's answer must be one).
+fn typed<T: DeserializeOwned>(items: &[Value]) -> io::Result<Vec<T>> {
+    items
+        .iter()
+        .map(|v| {
+            serde_json::from_value(v.clone()).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the server's answer is not what the API describes: {e}"),
+                )
+            })
+        })
+        .collect()
+}
+
+type Rows = (Vec<&'static str>, Vec<Vec<String>>);
+
+fn rows(kind: Kind, items: &[Value], now: i64) -> io::Result<Rows> {
+    Ok(match kind {
         Kind::Tenant => (
             vec![
                 "NAME", "TIER", "OWNER", "ADMINS", "VERSION", "STATUS", "AGE",
             ],
-            items
+            typed::<TenantView>(items)?
                 .iter()
                 .map(|t| {
                     vec![
-                        s(t, "name"),
-                        s(t, "tier"),
-                        s(t, "ownerEmail"),
-                        s(t, "admins"),
-                        s(t, "version"),
-                        status(t),
-                        age(t.get("createdAt").and_then(Value::as_str), now),
+                        sanitize(&t.name),
+                        t.tier.to_string(),
+                        sanitize(&t.owner_email),
+                        list(&t.admins),
+                        t.version.to_string(),
+                        sanitize(&t.status.state),
+                        age_of(&t.created_at, now),
                     ]
                 })
                 .collect(),
         ),
         Kind::Member => (
             vec!["USER", "ROLE"],
-            items
+            typed::<MemberView>(items)?
                 .iter()
-                .map(|m| vec![s(m, "userId"), s(m, "role")])
+                .map(|m| vec![sanitize(&m.user_id), m.role.as_str().to_string()])
                 .collect(),
         ),
         Kind::Audit => (
             vec!["TIME", "ACTOR", "ACTION", "TARGET", "OUTCOME", "REQUEST-ID"],
-            items
+            typed::<AuditView>(items)?
                 .iter()
                 .map(|a| {
-                    let time = ["at", "time", "timestamp", "createdAt"]
-                        .iter()
-                        .find_map(|k| a.get(*k).filter(|v| !v.is_null()))
-                        .map(|v| match v {
-                            Value::String(x) => short_time(x),
-                            other => other.to_string(),
-                        })
-                        .unwrap_or_else(|| "<none>".into());
                     vec![
-                        time,
-                        s(a, "actor"),
-                        s(a, "action"),
-                        s(a, "target"),
-                        s(a, "outcome"),
-                        s(a, "requestId"),
+                        short_time(&a.at),
+                        sanitize(&a.actor),
+                        sanitize(&a.action),
+                        sanitize(&a.target),
+                        sanitize(&a.outcome),
+                        a.request_id
+                            .as_deref()
+                            .map_or_else(|| "<none>".to_string(), sanitize),
                     ]
                 })
                 .collect(),
         ),
         Kind::Whoami => (
             vec!["USER", "GROUPS", "METHOD", "PLATFORM-ADMIN"],
-            items
+            typed::<WhoAmI>(items)?
                 .iter()
                 .map(|w| {
                     vec![
-                        s(w, "user"),
-                        s(w, "groups"),
-                        s(w, "method"),
-                        s(w, "platformAdmin"),
+                        sanitize(&w.user),
+                        list(&w.groups),
+                        sanitize(&w.method),
+                        w.platform_admin.to_string(),
                     ]
                 })
                 .collect(),
         ),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -309,35 +271,63 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    fn tenant(
+        name: &str,
+        tier: &str,
+        owner: &str,
+        admins: &[&str],
+        version: i64,
+        created: &str,
+        state: &str,
+    ) -> Value {
+        json!({"name": name, "uid": "u", "displayName": name, "tier": tier, "ownerEmail": owner,
+               "admins": admins, "operators": [], "viewers": [], "egress": "none",
+               "egressDefaulted": true, "namespaces": [], "quota": null, "version": version,
+               "createdAt": created, "updatedAt": created,
+               "status": {"state": state, "message": null, "conditions": [], "namespaces": []}})
+    }
+
+    fn member(user: &str, role: &str) -> Value {
+        json!({"userId": user, "role": role, "createdAt": "2023-11-14T22:10:20Z"})
+    }
+
     #[test]
     fn tenant_table_is_aligned() {
         let items = [
-            json!({"name":"acme","tier":"pro","ownerEmail":"o@acme.io","admins":["alice","bob"],"version":3,"createdAt":"2023-11-14T22:10:20Z","status":{"ready":true}}),
-            json!({"name":"b","tier":"free","ownerEmail":"x@b.io","admins":[],"version":1,"createdAt":"2023-11-14T20:13:20Z","status":null}),
+            tenant(
+                "acme",
+                "pro",
+                "o@acme.io",
+                &["alice", "bob"],
+                3,
+                "2023-11-14T22:10:20Z",
+                "ready",
+            ),
+            tenant(
+                "b",
+                "free",
+                "x@b.io",
+                &[],
+                1,
+                "2023-11-14T20:13:20Z",
+                "unknown",
+            ),
         ];
         assert_eq!(
             table(Kind::Tenant, &items, false),
             "NAME   TIER   OWNER       ADMINS      VERSION   STATUS    AGE\n\
-             acme   pro    o@acme.io   alice,bob   3         Ready     3m\n\
-             b      free   x@b.io      <none>      1         Unknown   2h\n"
+             acme   pro    o@acme.io   alice,bob   3         ready     3m\n\
+             b      free   x@b.io      <none>      1         unknown   2h\n"
         );
         assert_eq!(
-            table(
-                Kind::Member,
-                &[json!({"userId":"alice","role":"admin"})],
-                true
-            ),
+            table(Kind::Member, &[member("alice", "admin")], true),
             "alice   admin\n"
         );
     }
 
     #[test]
     fn control_characters_are_neutralized() {
-        let t = table(
-            Kind::Member,
-            &[json!({"userId":"evil\u{1b}[2J","role":"viewer"})],
-            true,
-        );
+        let t = table(Kind::Member, &[member("evil\u{1b}[2J", "viewer")], true);
         assert!(!t.contains('\u{1b}'), "{t:?}");
     }
 
@@ -361,11 +351,8 @@ mod tests {
 
     #[test]
     fn audit_times_drop_fractions() {
-        assert_eq!(
-            short_time("2026-11-23T13:38:31.572183336Z"),
-            "2026-11-23T13:38:31Z"
-        );
-        assert_eq!(short_time("yesterday"), "yesterday");
+        let t: DateTime<Utc> = "2026-11-23T13:38:31.572183336Z".parse().unwrap();
+        assert_eq!(short_time(&t), "2026-11-23T13:38:31Z");
     }
 
     #[test]
