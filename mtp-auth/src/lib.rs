@@ -3,6 +3,7 @@
 //!
 //! See the crate's README for how to embed it in a service.
 
+pub mod backoff;
 pub mod broker;
 pub mod chain;
 #[cfg(feature = "cli")]
