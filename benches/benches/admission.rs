@@ -23,7 +23,9 @@ use tower::ServiceExt;
 fn capture() -> Vec<u8> {
     let dir = match std::env::var_os("MTP_CONFORMANCE_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mtp-policy/testdata/conformance"),
+        None => {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mtp-policy/testdata/conformance")
+        }
     };
     std::fs::read(dir.join("admissionreview/pods-create.kube-rs.json"))
         .expect("read the AdmissionReview capture")

@@ -303,7 +303,8 @@ fn review(uid: &str) -> serde_json::Value {
     let dir = std::env::var_os("MTP_CONFORMANCE_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mtp-policy/testdata/conformance")
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../mtp-policy/testdata/conformance")
         });
     let bytes = std::fs::read(dir.join("admissionreview/pods-create.kube-rs.json")).unwrap();
     let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

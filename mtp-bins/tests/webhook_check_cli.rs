@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 fn conformance() -> PathBuf {
     match std::env::var_os("MTP_CONFORMANCE_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mtp-policy/testdata/conformance"),
+        None => {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mtp-policy/testdata/conformance")
+        }
     }
 }
 

@@ -35,7 +35,7 @@ pub const API_KEYS_SECRET: &str = "mtp-api-keys";
 const API_KEYS_FILE: &str = "/etc/mtp/api-keys/api-keys";
 
 /// The webhook's TLS Secret, kept by `mtp-webhook serve --manage`.
-const WEBHOOK_TLS_SECRET: &str = crate::webhook::manage::SECRET_NAME;
+const WEBHOOK_TLS_SECRET: &str = crate::webhook::SECRET_NAME;
 /// The name of both webhook configurations (`mtp-webhook manifests --name` default).
 const WEBHOOK_CONFIGURATION: &str = "mtp";
 /// The user of every mtp container (distroless `nonroot`).
