@@ -1,5 +1,7 @@
 //! `mtp-webhook serve`: the admission webhooks over HTTPS (rustls), certificates reloaded when they
-//! change on disk, `/readyz` and `/metrics` on a plain-HTTP probe port.
+//! change on disk, `/healthz`, `/readyz` and `/metrics` on a plain-HTTP probe port (the shared
+//! `runtime::probes`). Only the hooks ([`registry`]) are compiled without the `webhook`
+//! feature: `mtpctl install` generates their configurations.
 
 #[cfg(feature = "webhook")]
 use std::net::SocketAddr;
