@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tracing::Instrument as _;
 
+use crate::backoff::Backoff;
 use crate::discovery::discover;
 use crate::error::{Error, Result};
 use crate::token::{Secret, write_token_file};
@@ -69,16 +70,12 @@ pub fn refresh_after(lifetime: Duration) -> Duration {
     (lifetime / 2).max(Duration::from_secs(1))
 }
 
-/// Exponential backoff with ±25 % jitter for failure number `attempt` (0-based).
+/// The broker's delay after failure number `attempt` (0-based): `min` doubling to `max`, ±25 %
+/// jitter ([`Backoff`]).
 pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
-    let base = min.saturating_mul(1u32 << attempt.min(16)).min(max);
-    let mut r = [0u8; 2];
-    let frac = if aws_lc_rs::rand::fill(&mut r).is_ok() {
-        f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX)
-    } else {
-        0.5
-    };
-    base.mul_f64(0.75 + 0.5 * frac)
+    Backoff::new(min, max)
+        .with_jitter()
+        .delay(attempt.saturating_add(1))
 }
 
 /// A new id for one refresh cycle: 16 hex digits.

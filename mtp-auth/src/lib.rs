@@ -11,6 +11,7 @@
            `oidc`, `axum` and `cli`) shows how to embed it."
 )]
 
+pub mod backoff;
 #[cfg(feature = "broker")]
 pub mod broker;
 pub mod chain;

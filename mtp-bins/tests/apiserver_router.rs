@@ -920,6 +920,11 @@ async fn whoami_auth_config_and_probes() {
     }
     api.get("/api/v1/whoami", ADMIN).await;
     let m = api.call(Method::GET, "/metrics", None, None, &[]).await;
+    // The content type of every mtp component's /metrics (mtp_bins::runtime::probes).
+    assert_eq!(
+        m.header("content-type"),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
     let text = m.body.as_str().unwrap();
     assert!(
         text.contains(

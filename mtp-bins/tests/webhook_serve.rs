@@ -185,6 +185,12 @@ async fn serves_admission_over_tls_with_the_generated_ca() {
 
     let metrics = http(server.probe, "/metrics").await;
     assert!(
+        metrics
+            .to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        "{metrics}"
+    );
+    assert!(
         metrics.contains(
             r#"mtp_webhook_requests_total{hook="pod-security.mtp.dev",outcome="denied"} 1"#
         ),

@@ -11,6 +11,13 @@
 
 use crate::Role;
 
+/// The default group whose members are platform admins (`mtp-apiserver --platform-admin-group`).
+pub const DEFAULT_PLATFORM_ADMIN_GROUP: &str = "mtp:platform-admins";
+
+/// The key id of the first API key: the one `mtp-apiserver` generates on a first start and
+/// `mtpctl install admin-key` writes.
+pub const FIRST_KEY_ID: &str = "platform-admin";
+
 /// What the decision needs to know about the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {

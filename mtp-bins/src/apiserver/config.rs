@@ -24,8 +24,7 @@ use crate::tls::TlsFiles;
 
 /// The keys file used when `--api-keys-file` is not given.
 pub const DEFAULT_KEYS_FILE: &str = "mtp-api-keys";
-/// The key id of the key generated on a first start.
-pub const FIRST_KEY_ID: &str = "platform-admin";
+pub use mtp_core::authz::FIRST_KEY_ID;
 
 pub use crate::telemetry::LogFormat;
 
@@ -398,7 +397,7 @@ pub fn ensure_keys_file(path: &Path, group: &str) -> anyhow::Result<Option<First
                  cluster create the Secret {} that is mounted there: `mtpctl install admin-key \
                  | kubectl apply -f -` (docs/install.md#the-first-api-key)",
                 path.display(),
-                crate::install::API_KEYS_SECRET
+                crate::API_KEYS_SECRET
             ));
         }
     };

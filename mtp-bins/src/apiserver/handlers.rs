@@ -24,7 +24,7 @@ use super::types::{
     AuditView, AuthConfigView, ListView, MemberInput, MemberView, Problem, StatusOk, TenantCreate,
     TenantPatch, TenantReplace, TenantView, WhoAmI,
 };
-use super::{ApiState, RequestId, ok_status};
+use super::{ApiState, RequestId};
 
 type Shared = Arc<ApiState>;
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -511,7 +511,7 @@ pub async fn auth_config(State(state): State<Shared>) -> Response {
     tag = "system"
 )]
 pub async fn healthz() -> Response {
-    ok_status()
+    crate::runtime::probes::healthz().await
 }
 
 /// Readiness: the database answers.
@@ -525,9 +525,19 @@ pub async fn healthz() -> Response {
     tag = "system"
 )]
 pub async fn readyz(State(state): State<Shared>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => ok_status(),
-        Err(e) => ApiError::from(e).into_response(),
+    crate::runtime::probes::readyz(&StoreReady(state.store.clone())).await
+}
+
+/// The API is ready when its store answers; else the store's error as problem+json.
+#[derive(Clone)]
+struct StoreReady(Arc<dyn mtp_core::Store>);
+
+impl crate::runtime::Readiness for StoreReady {
+    async fn check(&self) -> Result<(), Response> {
+        self.0
+            .ping()
+            .await
+            .map_err(|e| ApiError::from(e).into_response())
     }
 }
 
@@ -536,15 +546,11 @@ pub async fn readyz(State(state): State<Shared>) -> Response {
     get,
     path = "/metrics",
     responses(
-        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")
+        (status = 200, description = "The metrics in the OpenMetrics text format", body = String,
+         content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")
     ),
     tag = "system"
 )]
 pub async fn metrics(State(state): State<Shared>) -> Response {
-    let mut r = state.metrics.encode().into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    r
+    crate::runtime::probes::metrics(&*state.metrics)
 }

@@ -140,11 +140,14 @@ impl ApiMetrics {
         sources.push((limiter.to_owned(), Box::new(count)));
     }
 
-    /// The metrics in the Prometheus text format.
+    /// The metrics in the OpenMetrics text format (what `/metrics` serves).
     pub fn encode(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        crate::runtime::probes::encode(&self.registry)
+    }
+}
+
+impl crate::runtime::Metrics for ApiMetrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
     }
 }

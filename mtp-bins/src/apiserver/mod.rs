@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use mtp_auth::Authenticator;
@@ -28,7 +27,6 @@ use mtp_auth::layer::{
 };
 use mtp_auth::ratelimit::RateLimiter;
 use mtp_core::Store;
-use tracing::Instrument;
 
 use self::metrics::ApiMetrics;
 use self::problem::ApiError;
@@ -37,8 +35,7 @@ use self::types::AuthConfigView;
 
 /// The largest request body accepted (1 MiB); larger ones get 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
-/// The default group whose members are platform admins.
-pub const DEFAULT_PLATFORM_ADMIN_GROUP: &str = "mtp:platform-admins";
+pub use mtp_core::authz::DEFAULT_PLATFORM_ADMIN_GROUP;
 /// The header carrying the request id (taken from the client when sane, else generated).
 pub const REQUEST_ID_HEADER: &str = crate::telemetry::REQUEST_ID_HEADER;
 
@@ -103,61 +100,8 @@ impl ApiState {
     }
 }
 
-/// The request id of a request, in its extensions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
-
-/// Layer 1: the request id (the client's `x-request-id` when sane, else a new UUID), a tracing
-/// span around the request, and the id echoed in the response.
-///
-/// The span carries the request id into every log line of the request. It is an error-level
-/// span so that it is enabled whenever any line is logged, whatever `RUST_LOG` says. When traces
-/// are exported it is the server span of the trace, a child of the caller's `traceparent`.
-async fn request_context(mut req: Request, next: Next) -> Response {
-    let id = crate::telemetry::request_id(req.headers());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |p| p.as_str());
-    // The OpenTelemetry fields only when spans are exported: every field of an enabled span is
-    // formatted for the log lines, on every request.
-    let span = if crate::telemetry::exporting() {
-        tracing::error_span!(
-            "request",
-            method = %req.method(),
-            path = %req.uri().path(),
-            request_id = %id,
-            otel.name = %format_args!("{} {route}", req.method()),
-            otel.kind = "server",
-            http.route = route,
-            http.response.status_code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-            trace_id = tracing::field::Empty,
-        )
-    } else {
-        tracing::error_span!(
-            "request",
-            method = %req.method(),
-            path = %req.uri().path(),
-            request_id = %id,
-        )
-    };
-    crate::telemetry::continue_trace(&span, req.headers());
-    let started = Instant::now();
-    let mut resp = next.run(req).instrument(span.clone()).await;
-    let status = resp.status();
-    span.record("http.response.status_code", status.as_u16());
-    if status.is_server_error() {
-        span.record("otel.status_code", "error");
-    }
-    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    span.in_scope(|| tracing::debug!(status = status.as_u16(), elapsed_us, "request answered"));
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert(REQUEST_ID_HEADER, v);
-    }
-    resp
-}
+/// The request id of a request, in its extensions (set by the shared request context).
+pub use crate::runtime::RequestId;
 
 /// Counts every request by method, matched route and status.
 async fn observe(State(metrics): State<Arc<ApiMetrics>>, req: Request, next: Next) -> Response {
@@ -194,7 +138,8 @@ async fn method_not_allowed() -> ApiError {
 /// The middleware order, outermost first (axum's `layer` wraps like an onion: the last added
 /// runs first):
 ///
-/// 1. request id and tracing span (`request_context`), then metrics;
+/// 1. the request context ([`crate::runtime::request`]: request id, tracing span continuing the
+///    caller's trace, panics answered with 500), then metrics;
 /// 2. request timeout, then the body limit (1 MiB; checked when the body is read: 413);
 /// 3. per-IP rate limit, before authentication: generous, blunts credential stuffing;
 /// 4. authentication ([`AuthLayer`]: 401 problem+json, the same for every failure);
@@ -228,7 +173,7 @@ pub fn app(state: ApiState) -> Router {
         gateway = gateway.with_ip_limiter(l.clone(), state.trusted_proxies.clone());
     }
 
-    Router::new()
+    let router = Router::new()
         .merge(api)
         .merge(public)
         .route("/openapi.json", axum::routing::get(openapi::serve))
@@ -242,19 +187,10 @@ pub fn app(state: ApiState) -> Router {
             state.request_timeout,
             timeout,
         ))
-        // 1: metrics (inner), request id and span (outermost)
+        // 1: metrics (inner), then the request context (outermost)
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             observe,
-        ))
-        .layer(middleware::from_fn(request_context))
-}
-
-/// 200 `{"status": "ok"}`.
-pub fn ok_status() -> Response {
-    (
-        StatusCode::OK,
-        axum::Json(serde_json::json!({"status": "ok"})),
-    )
-        .into_response()
+        ));
+    crate::runtime::with_request_context(router, crate::runtime::RequestContext::request())
 }

@@ -99,12 +99,6 @@ async fn cluster_status(mode: ClusterStatus) -> Arc<dyn StatusSource> {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT; the handlers are installed by this call (see
-/// [`crate::webhook::serve::shutdown_signal`]).
-pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
-    crate::webhook::serve::shutdown_signal()
-}
-
 /// Reloads `keys` on every SIGHUP (a bad file keeps the previous keys). The handler is
 /// installed before this returns, so a SIGHUP right after it never kills the process.
 pub fn spawn_sighup_reload(keys: Arc<mtp_auth::static_keys::StaticKeys>) {
@@ -243,7 +237,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let prepared = prepare(&args).await?;
     // Signal handlers before the "listening" line: whoever reads it may signal at once.
-    let shutdown = shutdown_signal();
+    let shutdown = crate::runtime::shutdown_signal();
     if let Some(keys) = prepared.keys.clone() {
         spawn_sighup_reload(keys);
     }

@@ -68,8 +68,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         broker.refresh_once().await.context("fetching a token")?;
         return Ok(());
     }
-    broker
-        .run(mtp_bins::webhook::serve::shutdown_signal())
-        .await;
+    broker.run(mtp_bins::runtime::shutdown_signal()).await;
     Ok(())
 }

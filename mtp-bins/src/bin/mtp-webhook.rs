@@ -112,5 +112,5 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(mtp_bins::webhook::namespaces::watch(client, namespaces));
     }
     let server = Server::bind(&args, &registry).await?;
-    server.run(serve::shutdown_signal()).await
+    server.run(mtp_bins::runtime::shutdown_signal()).await
 }

@@ -198,12 +198,15 @@ impl ControllerMetrics {
         self.leader.set(i64::from(leader));
     }
 
-    /// The metrics in the Prometheus text format.
+    /// The metrics in the OpenMetrics text format (what `/metrics` serves).
     pub fn encode(&self) -> String {
-        let mut out = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        crate::runtime::probes::encode(&self.registry)
+    }
+}
+
+impl crate::runtime::Metrics for ControllerMetrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
     }
 }
 

@@ -413,31 +413,9 @@ pub fn api_resource(kind: Kind) -> kube::discovery::ApiResource {
 }
 
 /// Backoff after failed reconciles: 1 s, doubling per failed attempt since the last success, at
-/// most 60 s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The first delay.
-    pub base: Duration,
-    /// The longest delay.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            base: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay after `failures` failed attempts in a row (1 = the first).
-    pub fn delay(&self, failures: u32) -> Duration {
-        let exp = failures.saturating_sub(1).min(20);
-        self.base.saturating_mul(1u32 << exp).min(self.max)
-    }
-}
+/// most 60 s ([`Backoff::default`], no jitter: the retry is due when the `Ready` condition says).
+/// The same type as the token broker's, from `mtp-auth`.
+pub use mtp_auth::backoff::Backoff;
 
 /// The retry state of one failing tenant: how many attempts failed since the last success, and
 /// when the next one is due. Only a failed *attempt* steps it: further triggers while the tenant

@@ -10,10 +10,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
 use futures_util::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -26,11 +22,12 @@ use mtp_core::plan::TENANT_LABEL;
 use mtp_core::{PlatformSettings, Store, Tenant, TierCatalogue};
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use super::leader::{LeaderElector, LeaseConfig};
 use super::reconcile::{error_policy, reconcile};
 use super::{CacheWriters, Context, ControllerMetrics, InFlight, caches, sync};
+use crate::runtime::{ProbeServer, ReadyFlag, probes};
 use mtp_core::diff::{Kind, ObjectKey};
 
 /// Flags of `mtp-controller run`; each also from an `MTP_*` variable.
@@ -95,40 +92,13 @@ pub fn crd_yaml() -> anyhow::Result<String> {
     Ok(serde_yaml::to_string(&Tenant::crd())?)
 }
 
-#[derive(Clone)]
-struct ProbeState {
-    ready: Arc<AtomicBool>,
-    metrics: Arc<ControllerMetrics>,
-}
+/// Why `/readyz` answers 503 until the controller serves.
+pub const NOT_READY: &str = "the Lease cannot be read yet, or the caches are not synced";
 
-async fn readyz(State(state): State<ProbeState>) -> impl IntoResponse {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ok\n")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the Lease cannot be read yet, or the caches are not synced\n",
-        )
-    }
-}
-
-async fn metrics_text(State(state): State<ProbeState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
-    )
-}
-
-/// The probe router: `/healthz` (alive), `/readyz` (`ready`), `/metrics`.
+/// The probe router: `/healthz` (alive), `/readyz` (`ready`), `/metrics` (the shared
+/// [`crate::runtime::probes::router`]).
 pub fn probe_router(ready: Arc<AtomicBool>, metrics: Arc<ControllerMetrics>) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
-        .with_state(ProbeState { ready, metrics })
+    probes::router(ReadyFlag::from_flag(ready, NOT_READY), metrics)
 }
 
 /// A client from `--kubeconfig`, or the in-cluster / `$KUBECONFIG` configuration.
@@ -301,15 +271,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let metrics = Arc::new(ControllerMetrics::default());
     let ready = Arc::new(AtomicBool::new(false));
-    let listener = tokio::net::TcpListener::bind(args.probe_listen)
-        .await
-        .with_context(|| format!("cannot listen on --probe-listen {}", args.probe_listen))?;
-    let probes = probe_router(ready.clone(), metrics.clone());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, probes).await {
-            error!(error = %e, "the probe listener stopped");
-        }
-    });
+    ProbeServer::bind(
+        args.probe_listen,
+        probe_router(ready.clone(), metrics.clone()),
+    )
+    .await
+    .context("--probe-listen")?
+    .spawn();
     let parts = Parts {
         client,
         catalogue,
@@ -318,7 +286,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics,
         ready,
     };
-    run_with(parts, &args, crate::webhook::serve::shutdown_signal()).await
+    run_with(parts, &args, crate::runtime::shutdown_signal()).await
 }
 
 /// What [`run_with`] runs on: built by [`run`] from the flags, or by a test.
@@ -487,7 +455,7 @@ async fn release(elector: &LeaderElector) {
 mod tests {
     use super::*;
     use axum::body::Body;
-    use axum::http::Request;
+    use axum::http::{Request, StatusCode};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
     use tower::ServiceExt as _;
 

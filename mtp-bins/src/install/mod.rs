@@ -81,11 +81,11 @@ pub struct AdminKeyArgs {
     )]
     pub namespace: String,
     /// The key's id (what audit records and logs name; never the secret).
-    #[arg(long, value_name = "ID", default_value = crate::apiserver::config::FIRST_KEY_ID)]
+    #[arg(long, value_name = "ID", default_value = mtp_core::authz::FIRST_KEY_ID)]
     pub key_id: String,
     /// The key's group: the API server's `--platform-admin-group` makes its members platform
     /// admins.
-    #[arg(long, value_name = "GROUP", default_value = crate::apiserver::DEFAULT_PLATFORM_ADMIN_GROUP)]
+    #[arg(long, value_name = "GROUP", default_value = mtp_core::authz::DEFAULT_PLATFORM_ADMIN_GROUP)]
     pub group: String,
 }
 

@@ -28,14 +28,12 @@ pub const AUTH_SECRET: &str = "mtp-auth";
 /// `admin-password-hash` (bcrypt).
 pub const DEX_SECRET: &str = "mtp-dex";
 
-/// The Secret (created by the operator, optional) with the API server's static keys file under
-/// key `api-keys` (`<key-id>:<sha256-hex>[:<group>,...]` per line).
-pub const API_KEYS_SECRET: &str = "mtp-api-keys";
+pub use crate::API_KEYS_SECRET;
 /// Where the API keys file is mounted.
 const API_KEYS_FILE: &str = "/etc/mtp/api-keys/api-keys";
 
 /// The webhook's TLS Secret, kept by `mtp-webhook serve --manage`.
-const WEBHOOK_TLS_SECRET: &str = crate::webhook::manage::SECRET_NAME;
+const WEBHOOK_TLS_SECRET: &str = crate::webhook::SECRET_NAME;
 /// The name of both webhook configurations (`mtp-webhook manifests --name` default).
 const WEBHOOK_CONFIGURATION: &str = "mtp";
 /// The user of every mtp container (distroless `nonroot`).

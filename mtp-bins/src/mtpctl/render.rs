@@ -8,9 +8,7 @@ use serde::Deserialize;
 
 use super::error::CliError;
 
-/// The uid given to a Tenant read from a file without `metadata.uid` (owner references need
-/// one; the cluster assigns the real uid).
-pub const PLACEHOLDER_UID: &str = "00000000-0000-0000-0000-000000000000";
+pub use crate::PLACEHOLDER_UID;
 
 /// Flags of `mtpctl render`.
 #[derive(Debug, clap::Args)]

@@ -36,7 +36,7 @@ use mtp_policy::pod_security::{PodCarrier, Policy, Profile, Version, Violation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::mtpctl::render::PLACEHOLDER_UID;
+use crate::PLACEHOLDER_UID;
 
 use super::limit_ranger::{ContainerDefaults, Defaulted, DefaultedFrom, requests_above_limits};
 

@@ -23,8 +23,7 @@ use super::serve::ServeArgs;
 pub const FIELD_MANAGER: &str = "mtp-webhook";
 /// The annotation on the TLS Secret that records when its certificate expires.
 pub const NOT_AFTER_ANNOTATION: &str = "mtp.dev/not-after";
-/// The name of the TLS Secret.
-pub const SECRET_NAME: &str = "mtp-webhook-tls";
+pub use super::SECRET_NAME;
 
 fn labels() -> BTreeMap<String, String> {
     BTreeMap::from([

@@ -1,31 +1,46 @@
 //! `mtp-webhook serve`: the admission webhooks over HTTPS (rustls), certificates reloaded when they
-//! change on disk, `/readyz` and `/metrics` on a plain-HTTP probe port.
+//! change on disk, `/healthz`, `/readyz` and `/metrics` on a plain-HTTP probe port (the shared
+//! `runtime::probes`). Only the hooks ([`registry`]) are compiled without the `webhook`
+//! feature: `mtpctl install` generates their configurations.
 
+#[cfg(feature = "webhook")]
 use std::net::SocketAddr;
+#[cfg(feature = "webhook")]
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+#[cfg(feature = "webhook")]
+use std::time::Duration;
 
+#[cfg(feature = "webhook")]
 use anyhow::Context as _;
+#[cfg(feature = "webhook")]
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+#[cfg(feature = "webhook")]
+use axum::http::{Extensions, StatusCode};
+#[cfg(feature = "webhook")]
 use axum::routing::get;
+#[cfg(feature = "webhook")]
 use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
+use mtp_policy::admission::Registry;
 use mtp_policy::admission::hooks::{
     DEFAULT_EXEMPT_GROUPS, DEFAULT_EXEMPT_USERS, NamespaceCache, service_account_user,
 };
-use mtp_policy::admission::{AdmissionUid, Outcome, Registry};
-use tracing::{Instrument as _, debug, info};
+#[cfg(feature = "webhook")]
+use mtp_policy::admission::{AdmissionUid, Outcome};
+#[cfg(feature = "webhook")]
+use tracing::{debug, info};
 
+#[cfg(feature = "webhook")]
 use super::certs::{self, CertPaths};
+#[cfg(feature = "webhook")]
 use super::metrics::WebhookMetrics;
+#[cfg(feature = "webhook")]
+use crate::runtime::{ProbeServer, ReadyFlag, RequestContext, probes, with_request_context};
+#[cfg(feature = "webhook")]
 use crate::tls::{self, TlsFiles};
 
+#[cfg(feature = "webhook")]
 fn tls_files(paths: &CertPaths) -> TlsFiles {
     TlsFiles {
         cert: paths.cert.clone(),
@@ -34,6 +49,7 @@ fn tls_files(paths: &CertPaths) -> TlsFiles {
 }
 
 /// Flags of `mtp-webhook serve`.
+#[cfg(feature = "webhook")]
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address of the HTTPS listener.
@@ -167,6 +183,7 @@ pub fn parse_service_account(value: &str) -> Result<ServiceAccount, String> {
     })
 }
 
+#[cfg(feature = "webhook")]
 impl ServeArgs {
     /// The certificate's DNS names: as given, else the Service's names.
     pub fn dns_names(&self) -> Vec<String> {
@@ -179,17 +196,18 @@ impl ServeArgs {
 }
 
 /// A server bound to its addresses, not yet serving.
+#[cfg(feature = "webhook")]
 pub struct Server {
     tls: std::net::TcpListener,
-    probe: tokio::net::TcpListener,
+    probe: ProbeServer,
     config: RustlsConfig,
     router: Router,
-    probe_router: Router,
-    ready: Arc<AtomicBool>,
+    ready: ReadyFlag,
     paths: CertPaths,
     reload_every: Duration,
 }
 
+#[cfg(feature = "webhook")]
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
@@ -198,99 +216,38 @@ impl std::fmt::Debug for Server {
     }
 }
 
-#[derive(Clone)]
-struct ProbeState {
-    ready: Arc<AtomicBool>,
-    metrics: Arc<WebhookMetrics>,
-}
-
-async fn readyz(State(state): State<ProbeState>) -> impl IntoResponse {
-    if state.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ok\n")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the TLS listener is not serving yet\n",
-        )
-    }
-}
-
-async fn metrics_text(State(state): State<ProbeState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.encode(),
+/// The webhook router (every hook, plus `GET /healthz`), reporting to `metrics`, inside the
+/// request context ([`crate::runtime::request`]): every request runs in an `admission` span
+/// with its request id and, once the hook has read it, the AdmissionReview's `request.uid`
+/// (`uid`). One line per answered review: refused requests at info, denials at info when
+/// `log_denials` (else debug), allowed reviews at debug.
+#[cfg(feature = "webhook")]
+pub fn app(registry: &Registry, metrics: Arc<WebhookMetrics>, log_denials: bool) -> Router {
+    let router = registry
+        .router_with_observer(metrics)
+        .route("/healthz", get(probes::healthz));
+    with_request_context(
+        router,
+        RequestContext::admission(move |span, status, extensions, elapsed_us| {
+            answered(log_denials, span, status, extensions, elapsed_us);
+        }),
     )
 }
 
-/// The webhook router (every hook, plus `GET /healthz`), reporting to `metrics`; every request
-/// runs in a span with its request id ([`admission_context`]); denials are logged at info when
-/// `log_denials`, else at debug.
-pub fn app(registry: &Registry, metrics: Arc<WebhookMetrics>, log_denials: bool) -> Router {
-    registry
-        .router_with_observer(metrics)
-        .route("/healthz", get(|| async { "ok\n" }))
-        .layer(axum::middleware::from_fn_with_state(
-            LogDenials(log_denials),
-            admission_context,
-        ))
-}
-
-/// Whether [`admission_context`] logs denials at info (else at debug).
-#[derive(Debug, Clone, Copy)]
-pub struct LogDenials(pub bool);
-
-/// A span around each request, carrying its request id (the caller's `x-request-id` when sane,
-/// else a new UUID, echoed in the response) into every log line, and, once the hook has read
-/// it, the AdmissionReview's `request.uid` (`uid`). One line per answered review: refused
-/// requests at info, denials at info with `--log-denials` (else debug), allowed reviews at debug. The span is error-level so that it is
-/// enabled whenever any line is logged; when traces are exported it is the server span, a child
-/// of the caller's `traceparent` (the Kubernetes apiserver sends one when its tracing is on).
-pub async fn admission_context(
-    State(LogDenials(log_denials)): State<LogDenials>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let id = crate::telemetry::request_id(req.headers());
-    // The OpenTelemetry fields only when spans are exported: every field of an enabled span is
-    // formatted for the log lines, on every request.
-    let span = if crate::telemetry::exporting() {
-        tracing::error_span!(
-            "admission",
-            method = %req.method(),
-            path = %req.uri().path(),
-            request_id = %id,
-            uid = tracing::field::Empty,
-            otel.name = %format_args!("{} {}", req.method(), req.uri().path()),
-            otel.kind = "server",
-            http.response.status_code = tracing::field::Empty,
-            otel.status_code = tracing::field::Empty,
-            trace_id = tracing::field::Empty,
-        )
-    } else {
-        tracing::error_span!(
-            "admission",
-            method = %req.method(),
-            path = %req.uri().path(),
-            request_id = %id,
-            uid = tracing::field::Empty,
-        )
-    };
-    crate::telemetry::continue_trace(&span, req.headers());
-    let started = Instant::now();
-    let mut resp = next.run(req).instrument(span.clone()).await;
-    let status = resp.status().as_u16();
-    span.record("http.response.status_code", status);
-    if resp.status().is_server_error() {
-        span.record("otel.status_code", "error");
-    }
-    if let Some(uid) = resp.extensions().get::<AdmissionUid>() {
+/// Records the review's uid in the request's span and logs the answer by its outcome.
+#[cfg(feature = "webhook")]
+fn answered(
+    log_denials: bool,
+    span: &tracing::Span,
+    status: StatusCode,
+    extensions: &Extensions,
+    elapsed_us: u64,
+) {
+    if let Some(uid) = extensions.get::<AdmissionUid>() {
         span.record("uid", uid.0.as_str());
     }
-    let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    span.in_scope(|| match resp.extensions().get::<Outcome>() {
+    let status = status.as_u16();
+    match extensions.get::<Outcome>() {
         Some(Outcome::Denied(checks)) if log_denials => {
             info!(
                 status,
@@ -321,14 +278,10 @@ pub async fn admission_context(
             debug!(status, ?outcome, elapsed_us, "admission review answered");
         }
         None => debug!(status, elapsed_us, "request answered"),
-    });
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut()
-            .insert(crate::telemetry::REQUEST_ID_HEADER, v);
     }
-    resp
 }
 
+#[cfg(feature = "webhook")]
 impl Server {
     /// Prepares certificates (generating them with `--self-signed`), binds both listeners.
     pub async fn bind(args: &ServeArgs, registry: &Registry) -> anyhow::Result<Server> {
@@ -351,27 +304,20 @@ impl Server {
             )
         })?;
         let metrics = Arc::new(WebhookMetrics::default());
-        let ready = Arc::new(AtomicBool::new(false));
+        let ready = ReadyFlag::new("the TLS listener is not serving yet");
         let tls = std::net::TcpListener::bind(args.listen)
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         tls.set_nonblocking(true)?;
-        let probe = tokio::net::TcpListener::bind(args.probe_listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.probe_listen))?;
-        let probe_router = Router::new()
-            .route("/readyz", get(readyz))
-            .route("/healthz", get(|| async { "ok\n" }))
-            .route("/metrics", get(metrics_text))
-            .with_state(ProbeState {
-                ready: Arc::clone(&ready),
-                metrics: Arc::clone(&metrics),
-            });
+        let probe = ProbeServer::bind(
+            args.probe_listen,
+            probes::router(ready.clone(), Arc::clone(&metrics)),
+        )
+        .await?;
         Ok(Server {
             tls,
             probe,
             config,
             router: app(registry, metrics, args.log_denials),
-            probe_router,
             ready,
             paths,
             reload_every: Duration::from_secs(args.cert_reload_seconds.max(1)),
@@ -399,23 +345,21 @@ impl Server {
             tls_files(&self.paths),
             self.reload_every,
         );
-        let probe_router = self.probe_router;
-        let probe = self.probe;
-        let probe_task = tokio::spawn(async move { axum::serve(probe, probe_router).await });
-        let ready = Arc::clone(&self.ready);
+        let probe_task = self.probe.spawn();
+        let ready = self.ready.clone();
         let watch = handle.clone();
         tokio::spawn(async move {
             if let Some(addr) = watch.listening().await {
                 info!(%addr, "serving admission webhooks over TLS");
-                ready.store(true, Ordering::Release);
+                ready.set(true);
             }
         });
         let stop = handle.clone();
-        let ready = Arc::clone(&self.ready);
+        let ready = self.ready.clone();
         tokio::spawn(async move {
             shutdown.await;
             info!("shutting down: draining in-flight requests");
-            ready.store(false, Ordering::Release);
+            ready.set(false);
             stop.graceful_shutdown(Some(Duration::from_secs(10)));
         });
         let served = axum_server::from_tcp_rustls(self.tls, self.config)?
@@ -425,36 +369,6 @@ impl Server {
         reload.abort();
         probe_task.abort();
         served.context("the TLS server failed")
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-///
-/// The handlers are installed when this is called, not when the future is first polled: a
-/// signal arriving in between (say, right after a "listening" line) would otherwise get the
-/// default action and kill the process without draining. Call it inside a tokio runtime.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    use tokio::signal::unix::{Signal, SignalKind, signal};
-    let install = |kind: SignalKind, name: &'static str| {
-        signal(kind)
-            .inspect_err(|e| tracing::error!(error = %e, "cannot listen for {name}"))
-            .ok()
-    };
-    let term = install(SignalKind::terminate(), "SIGTERM");
-    let int = install(SignalKind::interrupt(), "SIGINT");
-    async move {
-        async fn recv(s: Option<Signal>) {
-            match s {
-                Some(mut s) => {
-                    s.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        }
-        tokio::select! {
-            () = recv(term) => {},
-            () = recv(int) => {},
-        }
     }
 }
 
