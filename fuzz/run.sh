@@ -45,8 +45,8 @@ for t in "${targets[@]}"; do
   cargo +nightly fuzz run "$t" "$corpus" -- -max_total_time="$seconds" -print_final_stats=1 \
     -timeout=10 -rss_limit_mb=2048 -max_len=65536 >"$log" 2>&1 || true
   after=$(find "artifacts/$t" -type f | wc -l)
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)
   files=$(find "$corpus" -type f | wc -l)
   findings=$((after - before))
   [ "$findings" = 0 ] || status=1
