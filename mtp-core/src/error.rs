@@ -24,6 +24,16 @@ pub enum Error {
         #[source]
         source: Box<serde_yaml::Error>,
     },
+    /// The tier catalogue parses but a tier's settings are out of range (the source names the
+    /// field and the range).
+    #[error("tier catalogue {origin}: {source}")]
+    CatalogueInvalid {
+        /// Where the catalogue came from (a file path, or `<inline>`).
+        origin: String,
+        /// What is wrong, with the field.
+        #[source]
+        source: Box<Error>,
+    },
     /// The tier catalogue file cannot be read.
     #[error("tier catalogue {origin}: cannot read: {source}")]
     CatalogueIo {

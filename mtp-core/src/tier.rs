@@ -328,7 +328,12 @@ impl TierCatalogue {
                 catalogue.get_mut(tier).apply(o);
             }
         }
-        catalogue.validate()?;
+        catalogue
+            .validate()
+            .map_err(|source| Error::CatalogueInvalid {
+                origin: origin.to_string(),
+                source: Box::new(source),
+            })?;
         Ok(catalogue)
     }
 
@@ -395,6 +400,19 @@ mod tests {
         );
     }
 
+    /// Found by fuzz/fuzz_targets/tier_catalogue.rs: a value out of range was reported without
+    /// the file it came from.
+    #[test]
+    fn an_out_of_range_value_names_the_catalogue_file() {
+        let err = TierCatalogue::from_yaml_str("free:\n  maxNamespaces: 0\n", "tiers.yaml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "tier catalogue tiers.yaml: free.maxNamespaces: 0 is out of range: between 1 and 64"
+        );
+    }
+
     #[test]
     fn bad_catalogues_are_refused_with_the_place() {
         let err = TierCatalogue::from_yaml_str("pro:\n  maxNamespace: 3\n", "tiers.yaml")
@@ -413,7 +431,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("pro.quota.pods: \"many\" is not a Kubernetes quantity"),
+            err.starts_with("tier catalogue t: pro.quota.pods: \"many\" is not a Kubernetes quantity"),
             "{err}"
         );
 
@@ -421,7 +439,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("pro.quota.secrets: unknown quota resource"),
+            err.starts_with("tier catalogue t: pro.quota.secrets: unknown quota resource"),
             "{err}"
         );
 
@@ -429,14 +447,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("free.maxNamespaces: 0 is out of range"),
+            err.starts_with("tier catalogue t: free.maxNamespaces: 0 is out of range"),
             "{err}"
         );
 
         let err = TierCatalogue::from_yaml_str("free:\n  defaultEgress: internet\n", "t")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("free.defaultEgress: "), "{err}");
+        assert!(err.starts_with("tier catalogue t: free.defaultEgress: "), "{err}");
 
         let err = TierCatalogue::from_yaml_str("free:\n  podSecurity: lax\n", "t")
             .unwrap_err()
@@ -447,7 +465,7 @@ mod tests {
             TierCatalogue::from_yaml_str("free:\n  limitRange:\n    defaultMemory: 1 GB\n", "t")
                 .unwrap_err()
                 .to_string();
-        assert!(err.starts_with("free.limitRange.defaultMemory: "), "{err}");
+        assert!(err.starts_with("tier catalogue t: free.limitRange.defaultMemory: "), "{err}");
 
         let err = TierCatalogue::from_file(Path::new("/nonexistent/tiers.yaml"))
             .unwrap_err()
