@@ -291,6 +291,25 @@ async fn defaults_start_on_sqlite_and_sighup_reloads_keys() {
 }
 
 #[test]
+fn an_address_in_use_names_the_flag() {
+    let dir = TempDir::new("inuse");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mtp-apiserver"))
+        .current_dir(dir.path())
+        .args(["--listen", &addr, "--database-url", "sqlite::memory:"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on {addr} (given by --listen)"))
+            && err.contains("in use"),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_flags_and_config_files_are_clear_errors() {
     let dir = TempDir::new("cfg");
     let bin = env!("CARGO_BIN_EXE_mtp-apiserver");

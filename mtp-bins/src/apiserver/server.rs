@@ -255,7 +255,7 @@ pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
     }
     let listener = TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .with_context(|| format!("cannot listen on {} (given by --listen)", args.listen))?;
     let addr = listener.local_addr()?;
     println!("mtp-apiserver listening on {scheme}://{addr}");
     tracing::info!(%addr, tls = tls.is_some(), "listening");

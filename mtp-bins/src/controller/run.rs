@@ -272,11 +272,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(ControllerMetrics::default());
     let ready = Arc::new(AtomicBool::new(false));
     ProbeServer::bind(
+        "--probe-listen",
         args.probe_listen,
         probe_router(ready.clone(), metrics.clone()),
     )
-    .await
-    .context("--probe-listen")?
+    .await?
     .spawn();
     let parts = Parts {
         client,

@@ -20,9 +20,11 @@ pub use signal::shutdown_signal;
 /// What can go wrong starting the shared runtime.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    /// A listener cannot be bound.
-    #[error("cannot listen on {addr}")]
+    /// A listener cannot be bound (in use, not an address of this host, not permitted).
+    #[error("cannot listen on {addr} (given by {flag})")]
     Bind {
+        /// The flag that gave the address (`--probe-listen`), so the user knows what to change.
+        flag: &'static str,
         /// The address.
         addr: std::net::SocketAddr,
         /// Why.

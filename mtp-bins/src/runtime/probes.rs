@@ -157,11 +157,16 @@ pub struct ProbeServer {
 }
 
 impl ProbeServer {
-    /// Binds `addr` for `router` (usually [`router`]).
-    pub async fn bind(addr: SocketAddr, router: Router) -> Result<ProbeServer, RuntimeError> {
+    /// Binds `addr` for `router` (usually [`router`]); `flag` is the command-line flag that gave
+    /// the address, named in the error when it cannot be bound.
+    pub async fn bind(
+        flag: &'static str,
+        addr: SocketAddr,
+        router: Router,
+    ) -> Result<ProbeServer, RuntimeError> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|source| RuntimeError::Bind { addr, source })?;
+            .map_err(|source| RuntimeError::Bind { flag, addr, source })?;
         Ok(ProbeServer { listener, router })
     }
 
@@ -229,5 +234,25 @@ mod tests {
         let text = body(r).await;
         assert!(text.contains("mtp_test_things_total 1"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_address_in_use_names_the_flag_that_gave_it() {
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = taken.local_addr().unwrap();
+        let ready = ReadyFlag::new("not yet");
+        let err = ProbeServer::bind(
+            "--probe-listen",
+            addr,
+            router(ready, Arc::new(Counted(Registry::default()))),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("cannot listen on {addr} (given by --probe-listen)")
+        );
+        let cause = std::error::Error::source(&err).unwrap().to_string();
+        assert!(cause.contains("in use"), "{cause}");
     }
 }

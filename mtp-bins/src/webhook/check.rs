@@ -2,6 +2,9 @@
 //!
 //! Reads YAML (several documents allowed), JSON, or `-` for stdin; expands `List` kinds; unwraps
 //! AdmissionReviews; evaluates each object and prints one result per object (text or JSON).
+//! Kinds that carry no pod (a ConfigMap, a Service, any custom resource) are not applicable,
+//! whatever same-named fields they hold (`spec.template: false`); a kind a built-in group does
+//! not have (a typo) is an input error.
 //! Exit codes: 0 all allowed, 1 any denied, 2 any input (or `--tenant`/`--tiers` file) that cannot
 //! be read or parsed.
 //!
@@ -32,7 +35,7 @@ use clap::{Args, ValueEnum};
 use mtp_core::plan::{PSA_ENFORCE, PSA_ENFORCE_VERSION};
 use mtp_core::{PlatformSettings, Tenant, TenantSpec, Tier, TierCatalogue};
 use mtp_policy::pod_security::model::Object;
-use mtp_policy::pod_security::{PodCarrier, Policy, Profile, Version, Violation};
+use mtp_policy::pod_security::{PodCarrier, Policy, Profile, Version, Violation, known_kind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -887,20 +890,29 @@ fn evaluate_value(
         .unwrap_or_default();
     let carrier = PodCarrier::of(api_version, kind.as_deref().unwrap_or_default());
     let is_bare_pod = carrier == Some(PodCarrier::Pod);
-    // A kind of another API group (a CRD, a Helm values-like object) is not applicable, whatever
-    // its same-named fields hold (`spec.template: false`, `spec.containers: 3`, annotations as
-    // a list): those are not pod fields, so they are no input error either. In the groups of the
-    // built-in pod carriers, an unknown kind (a typo) is still an error.
-    let group = api_version.split_once('/').map_or("", |(group, _)| group);
-    if carrier.is_none() && !["", "apps", "batch", "extensions"].contains(&group) {
-        return Ok(Evaluated {
-            kind,
-            namespace,
-            name,
-            applicable: false,
-            violations: Vec::new(),
-            defaulted: Vec::new(),
-        });
+    // A kind that carries no pod (a ConfigMap, a Service, a CRD, a Helm values-like object) is
+    // not applicable, whatever its same-named fields hold (`spec.template: false`,
+    // `spec.containers: 3`, annotations as a list): those are not pod fields, so they are no
+    // input error either. A kind the built-in group does not have (a typo) is an error, named
+    // before any field is read.
+    if carrier.is_none() {
+        if let Some(k) = kind.as_deref().filter(|k| !k.is_empty()) {
+            if !known_kind(api_version, k) {
+                let unknown = mtp_policy::pod_security::Error::UnknownKind {
+                    api_version: api_version.to_owned(),
+                    kind: k.to_owned(),
+                };
+                return Err(describe(unknown.to_string()));
+            }
+            return Ok(Evaluated {
+                kind,
+                namespace,
+                name,
+                applicable: false,
+                violations: Vec::new(),
+                defaulted: Vec::new(),
+            });
+        }
     }
     // A bare Pod being created goes through what the apiserver does before the validating
     // admission plugins: defaulting, then the validation of its resources.
@@ -1193,6 +1205,11 @@ mod tests {
             "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  template: \"{{ .Values.x }}\"\n",
             "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, annotations: [a, b]}\nspec: {}\n",
             "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  template: {metadata: {}, data: {x: 1}}\n",
+            // Built-in kinds that carry no pod, with the same-named fields of other types.
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  template: false\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: 3}\nspec: {containers: 3}\n",
+            "apiVersion: apps/v1\nkind: ControllerRevision\nmetadata: {name: r}\nspec: {os: linux}\ntemplate: x\n",
+            "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata: {name: i}\nspec: {template: \"{{ .Values.x }}\"}\n",
         ] {
             let r = check(doc);
             assert!(r.errors.is_empty(), "{doc}: {:?}", r.errors);
@@ -1200,6 +1217,18 @@ mod tests {
             assert!(!r.results[0].applicable, "{doc}");
             assert!(r.results[0].violations.is_empty(), "{doc}");
         }
+        // A kind the built-in group does not have is named, whatever its fields hold.
+        let r = check(
+            "apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: d}\nspec:\n  template: false\n",
+        );
+        assert_eq!(r.errors.len(), 1);
+        assert!(
+            r.errors[0]
+                .message
+                .contains("unknown kind \"Deploymnet\" in apps/v1"),
+            "{}",
+            r.errors[0]
+        );
         // A built-in pod carrier with a wrong type is still an input error.
         let r = check(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template: false\n",

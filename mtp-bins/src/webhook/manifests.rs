@@ -228,7 +228,10 @@ fn admission_order(docs: &[WebhookDoc]) -> String {
          limit is reported as `[apiserver:requestWithinLimit]`. Offline it cannot know the \
          namespace's quota usage, nor what webhooks other than mtp's decide. Without a tier, \
          `check` applies one profile (`--profile`, `mtp` by default) and says that the tier's Pod \
-         Security level and LimitRange defaults were not applied.\n\n",
+         Security level and LimitRange defaults were not applied. Objects of kinds that carry \
+         no pod (a ConfigMap, a Service, any custom resource) are reported as not applicable, \
+         whatever their fields hold; a kind its built-in group does not have (`apps/v1 \
+         Deploymnet`) is an input error.\n\n",
         mutating = hooks(WebhookKind::Mutating),
         validating = hooks(WebhookKind::Validating),
         levels = join_and(&levels),

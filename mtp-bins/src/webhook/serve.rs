@@ -306,9 +306,10 @@ impl Server {
         let metrics = Arc::new(WebhookMetrics::default());
         let ready = ReadyFlag::new("the TLS listener is not serving yet");
         let tls = std::net::TcpListener::bind(args.listen)
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+            .with_context(|| format!("cannot listen on {} (given by --listen)", args.listen))?;
         tls.set_nonblocking(true)?;
         let probe = ProbeServer::bind(
+            "--probe-listen",
             args.probe_listen,
             probes::router(ready.clone(), Arc::clone(&metrics)),
         )

@@ -296,9 +296,17 @@ fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
-/// Whether `kind` is a real kind of the built-in group of `api_version`. Kinds of other groups
-/// (custom resources) are always taken as they are.
-fn known_kind(api_version: &str, kind: &str) -> bool {
+/// Whether `kind` is a real kind of the built-in group of `api_version` (`v1`, `apps/v1`,
+/// `batch/v1`, `extensions/v1beta1`). Kinds of other groups (custom resources) are always taken
+/// as they are, so this is `false` only for a kind a built-in group does not have (a typo).
+///
+/// ```
+/// use mtp_policy::pod_security::known_kind;
+/// assert!(known_kind("v1", "ConfigMap"));
+/// assert!(known_kind("example.com/v1", "Widget"));
+/// assert!(!known_kind("apps/v1", "Deploymnet"));
+/// ```
+pub fn known_kind(api_version: &str, kind: &str) -> bool {
     const CORE: &[&str] = &[
         "Binding",
         "ComponentStatus",
