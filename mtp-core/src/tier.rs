@@ -431,7 +431,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("tier catalogue t: pro.quota.pods: \"many\" is not a Kubernetes quantity"),
+            err.starts_with(
+                "tier catalogue t: pro.quota.pods: \"many\" is not a Kubernetes quantity"
+            ),
             "{err}"
         );
 
@@ -454,7 +456,10 @@ mod tests {
         let err = TierCatalogue::from_yaml_str("free:\n  defaultEgress: internet\n", "t")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("tier catalogue t: free.defaultEgress: "), "{err}");
+        assert!(
+            err.starts_with("tier catalogue t: free.defaultEgress: "),
+            "{err}"
+        );
 
         let err = TierCatalogue::from_yaml_str("free:\n  podSecurity: lax\n", "t")
             .unwrap_err()
@@ -465,7 +470,10 @@ mod tests {
             TierCatalogue::from_yaml_str("free:\n  limitRange:\n    defaultMemory: 1 GB\n", "t")
                 .unwrap_err()
                 .to_string();
-        assert!(err.starts_with("tier catalogue t: free.limitRange.defaultMemory: "), "{err}");
+        assert!(
+            err.starts_with("tier catalogue t: free.limitRange.defaultMemory: "),
+            "{err}"
+        );
 
         let err = TierCatalogue::from_file(Path::new("/nonexistent/tiers.yaml"))
             .unwrap_err()
