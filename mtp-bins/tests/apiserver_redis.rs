@@ -146,7 +146,7 @@ impl ThrowawayRedis {
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .spawn()
-            .expect("redis-server is required");
+            .expect("redis-server is required (run .ci/install-deps)");
         for _ in 0..250 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return ThrowawayRedis { child };

@@ -895,24 +895,24 @@ fn evaluate_value(
     // `spec.containers: 3`, annotations as a list): those are not pod fields, so they are no
     // input error either. A kind the built-in group does not have (a typo) is an error, named
     // before any field is read.
-    if carrier.is_none() {
-        if let Some(k) = kind.as_deref().filter(|k| !k.is_empty()) {
-            if !known_kind(api_version, k) {
-                let unknown = mtp_policy::pod_security::Error::UnknownKind {
-                    api_version: api_version.to_owned(),
-                    kind: k.to_owned(),
-                };
-                return Err(describe(unknown.to_string()));
-            }
-            return Ok(Evaluated {
-                kind,
-                namespace,
-                name,
-                applicable: false,
-                violations: Vec::new(),
-                defaulted: Vec::new(),
-            });
+    if carrier.is_none()
+        && let Some(k) = kind.as_deref().filter(|k| !k.is_empty())
+    {
+        if !known_kind(api_version, k) {
+            let unknown = mtp_policy::pod_security::Error::UnknownKind {
+                api_version: api_version.to_owned(),
+                kind: k.to_owned(),
+            };
+            return Err(describe(unknown.to_string()));
         }
+        return Ok(Evaluated {
+            kind,
+            namespace,
+            name,
+            applicable: false,
+            violations: Vec::new(),
+            defaulted: Vec::new(),
+        });
     }
     // A bare Pod being created goes through what the apiserver does before the validating
     // admission plugins: defaulting, then the validation of its resources.

@@ -5,14 +5,14 @@
 //! ([`Response::to_review_bytes`]). Policies read requests through them; this module imports no
 //! policy.
 //!
-//! With the feature `admission` (default): the framework. Each webhook is one self-contained unit
-//! that knows its name, path, rules, selectors and failure policy and documents itself; a
-//! `Registry` refuses duplicates and gives the axum router, the `ValidatingWebhookConfiguration`
-//! and `MutatingWebhookConfiguration` objects, and machine-readable docs. The hooks mtp ships
-//! are in `hooks`.
+//! With the feature `admission`: the framework. Each webhook is one self-contained unit that
+//! knows its name, path, rules, selectors and failure policy and documents itself; a `Registry`
+//! refuses duplicates and gives the `ValidatingWebhookConfiguration` and
+//! `MutatingWebhookConfiguration` objects and machine-readable docs, and with the feature
+//! `router` (default; axum) the router that serves them. The hooks mtp ships are in `hooks`.
 //!
 //! ```
-//! # #[cfg(feature = "admission")] {
+//! # #[cfg(feature = "router")] {
 //! use std::sync::Arc;
 //! use mtp_policy::admission::{Registry, Request, Response, Rule, Operation, Webhook, WebhookKind};
 //!
@@ -40,7 +40,7 @@ pub mod hooks;
 pub mod matching;
 mod response;
 mod review;
-#[cfg(feature = "admission")]
+#[cfg(feature = "router")]
 mod router;
 #[cfg(feature = "admission")]
 mod webhook;
@@ -53,7 +53,7 @@ pub use review::{
 
 #[cfg(feature = "admission")]
 pub use config::{Target, WebhookDoc};
-#[cfg(feature = "admission")]
+#[cfg(feature = "router")]
 pub use router::{AdmissionUid, Observer, Outcome, problem};
 #[cfg(feature = "admission")]
 pub use webhook::{
