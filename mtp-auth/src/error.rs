@@ -108,6 +108,16 @@ pub enum Error {
         /// What is wrong.
         why: String,
     },
+    /// A static keys file is larger than [`crate::static_keys::MAX_FILE_BYTES`].
+    #[error(
+        "{path}: larger than {limit_mib} MiB; static keys are for a few machine clients, use OIDC for more"
+    )]
+    KeysFileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in MiB.
+        limit_mib: u64,
+    },
     /// Reading a file failed.
     #[error("cannot read {path}: {source}")]
     Io {

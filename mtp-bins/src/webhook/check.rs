@@ -86,10 +86,17 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short = 'o', env = "MTP_CHECK_OUTPUT", value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// The largest input read, in MiB: a larger file (or stdin) is an input error, refused
+    /// before it is parsed, so memory stays bounded. The apiserver refuses requests over 3 MiB.
+    #[arg(long, env = "MTP_CHECK_MAX_INPUT_MIB", value_name = "MIB", default_value_t = DEFAULT_MAX_INPUT_MIB)]
+    pub max_input_mib: u64,
     /// YAML or JSON files (several YAML documents allowed), or `-` for stdin.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
 }
+
+/// The default of `--max-input-mib`.
+pub const DEFAULT_MAX_INPUT_MIB: u64 = 32;
 
 fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse()
@@ -562,11 +569,13 @@ pub fn run(
     let mut stdin_text: Option<Result<String, String>> = None;
     for path in &args.paths {
         let text = if path == "-" {
-            stdin_text.get_or_insert_with(|| read_text(stdin)).clone()
+            stdin_text
+                .get_or_insert_with(|| read_text(stdin, args.max_input_mib))
+                .clone()
         } else {
             std::fs::File::open(path)
                 .map_err(|e| format!("cannot read: {e}"))
-                .and_then(|mut f| read_text(&mut f))
+                .and_then(|mut f| read_text(&mut f, args.max_input_mib))
         };
         match text {
             Ok(text) => check_text(&rules, path, &text, &mut report),
@@ -592,11 +601,18 @@ pub fn run(
     Ok(report.exit_code())
 }
 
-fn read_text(reader: &mut dyn Read) -> Result<String, String> {
+fn read_text(reader: &mut dyn Read, max_mib: u64) -> Result<String, String> {
+    let max = max_mib.saturating_mul(1024 * 1024);
     let mut bytes = Vec::new();
     reader
+        .take(max.saturating_add(1))
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "larger than {max_mib} MiB (--max-input-mib): split it, or raise the limit"
+        ));
+    }
     if let Some(offset) = bytes.iter().position(|b| *b == 0) {
         return Err(format!(
             "not a text file (a NUL byte at offset {offset}): expected YAML or JSON"
@@ -744,7 +760,13 @@ fn parse_documents(text: &str) -> (Vec<Document>, Vec<ParseError>) {
                 let message = message
                     .find(" at line ")
                     .map_or(message.as_str(), |i| &message[..i]);
-                errors.push((line, Some(index), format!("invalid YAML: {message}")));
+                // serde_yaml's guard against alias bombs ("billion laughs").
+                let hint = if message.contains("repetition limit exceeded") {
+                    " (its aliases expand too far: a \"billion laughs\" document?)"
+                } else {
+                    ""
+                };
+                errors.push((line, Some(index), format!("invalid YAML: {message}{hint}")));
             }
         }
         index += 1;
