@@ -73,6 +73,19 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
+/// The default time a connection gets to send a whole request head (`--header-read-timeout`).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Closes connections that have not sent a whole HTTP/1 request head within `timeout`: a slow
+/// client trickling its headers, or a keep-alive connection idle that long, holds no worker.
+/// (axum-server turns hyper's 30 s default off.)
+pub fn limit_header_reads<A: axum_server::Address, Acc>(
+    server: &mut axum_server::Server<A, Acc>,
+    timeout: Duration,
+) {
+    server.http_builder().http1().header_read_timeout(timeout);
+}
+
 /// Reads and checks `files` and builds a rustls server configuration offering HTTP/2 and
 /// HTTP/1.1 (ALPN).
 pub fn server_config(files: &TlsFiles) -> Result<ServerConfig, TlsError> {

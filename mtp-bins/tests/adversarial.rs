@@ -1,8 +1,9 @@
 //! Hostile input, bounded in time and count (issue 20): JSON nested 100,000 deep, 1 MiB strings
 //! and 100,000-element arrays to the real `mtp-apiserver` on loopback and to the admission
 //! router mtp-webhook serves; a YAML "billion laughs" document and a 100 MB file given to
-//! `mtp-webhook check`; a keys file of a million lines. Each gets a 4xx or a clear refusal,
-//! quickly, with memory bounded, and the server keeps serving.
+//! `mtp-webhook check`; a keys file of a million lines; clients trickling their headers or body
+//! a byte a second, and two thousand idle connections. Each gets a 4xx or a clear refusal (or is
+//! cut), quickly, with memory bounded, and the server keeps serving.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod apiserver_proc;
@@ -298,4 +299,130 @@ fn a_keys_file_of_a_million_lines_is_refused_at_the_documented_bound() {
     // The bound itself loads.
     let text: String = (0..MAX_KEYS).map(line).collect();
     assert_eq!(KeySet::parse(&text, "max").unwrap().len(), MAX_KEYS);
+}
+
+/// Reads until the peer closes or answers; returns what came and when, or `None` if nothing
+/// happened within `limit`.
+fn wait_closed(s: &mut TcpStream, limit: Duration) -> Option<(Vec<u8>, Duration)> {
+    let started = Instant::now();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) => return Some((got, started.elapsed())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return Some((got, started.elapsed())),
+        }
+    }
+    None
+}
+
+#[test]
+fn slow_and_idle_clients_are_cut_and_hold_no_worker() {
+    let dir = TempDir::new("slow");
+    let key = write_admin_key(dir.path(), "admin");
+    let server = Proc::start(
+        dir.path(),
+        &[
+            "--database-url",
+            "sqlite::memory:",
+            "--header-read-timeout",
+            "2",
+            "--request-timeout",
+            "3",
+        ],
+    );
+    // Headers trickled a byte a second: cut at the header read timeout.
+    let mut slow = TcpStream::connect(server.addr).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut cut = None;
+    for b in b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n" {
+        if slow.write_all(&[*b]).is_err() {
+            cut = Some(started.elapsed());
+            break;
+        }
+        if wait_closed(&mut slow, Duration::from_secs(1)).is_some() {
+            cut = Some(started.elapsed());
+            break;
+        }
+    }
+    let cut = cut.expect("a client trickling its headers was never cut");
+    assert!(cut < Duration::from_secs(5), "cut after {cut:?}");
+
+    // A body trickled a byte a second: answered at the request timeout, not held open.
+    let mut slow_body = TcpStream::connect(server.addr).unwrap();
+    slow_body
+        .write_all(
+            format!(
+                "POST /api/v1/tenants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let started = Instant::now();
+    let mut answered = None;
+    while started.elapsed() < Duration::from_secs(10) {
+        if slow_body.write_all(b" ").is_err() {
+            answered = Some(started.elapsed());
+            break;
+        }
+        if let Some((got, at)) = wait_closed(&mut slow_body, Duration::from_secs(1)) {
+            let r = RawResponse::parse(&got);
+            assert!(r.status >= 400, "{}", r.status);
+            answered = Some(at + started.elapsed());
+            break;
+        }
+    }
+    let answered = answered.expect("a trickled body was never answered");
+    assert!(
+        answered < Duration::from_secs(9),
+        "answered after {answered:?}"
+    );
+
+    // Two thousand idle connections, half of them keep-alive connections that made a request
+    // and stay open, half that never sent a byte: new requests are still served at once.
+    let mut idle = Vec::new();
+    for i in 0..2000 {
+        let mut s = match TcpStream::connect(server.addr) {
+            Ok(s) => s,
+            // A machine with a small descriptor limit: as many as it allows.
+            Err(e) if e.raw_os_error() == Some(24) => break,
+            Err(e) => panic!("connect: {e}"),
+        };
+        if i % 2 == 0 {
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut buf = [0u8; 512];
+            let n = s.read(&mut buf).unwrap();
+            assert!(
+                buf[..n].starts_with(b"HTTP/1.1 200"),
+                "{:?}",
+                String::from_utf8_lossy(&buf[..n])
+            );
+        }
+        idle.push(s);
+    }
+    assert!(idle.len() >= 500, "only {} connections", idle.len());
+    let started = Instant::now();
+    let r = http(server.addr, &request("GET", "/healthz", None, None));
+    assert_eq!(r.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(idle);
+    let r = http(server.addr, &request("GET", "/healthz", None, None));
+    assert_eq!(r.status, 200);
 }

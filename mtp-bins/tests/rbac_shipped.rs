@@ -434,6 +434,7 @@ async fn webhook_calls() -> Vec<Recorded> {
         manage: true,
         watch_namespaces: true,
         cert_reload_seconds: 5,
+        header_read_timeout: 10,
         log_denials: false,
         hooks: mtp_bins::webhook::serve::HookArgs::default(),
     };

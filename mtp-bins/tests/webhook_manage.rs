@@ -33,6 +33,7 @@ fn args(name: &str) -> ServeArgs {
         manage: true,
         watch_namespaces: false,
         cert_reload_seconds: 5,
+        header_read_timeout: 10,
         log_denials: false,
         hooks: mtp_bins::webhook::serve::HookArgs::default(),
     }

@@ -37,6 +37,7 @@ fn args(cert_dir: &Path) -> ServeArgs {
         manage: false,
         watch_namespaces: false,
         cert_reload_seconds: 1,
+        header_read_timeout: 10,
         log_denials: false,
         hooks: mtp_bins::webhook::serve::HookArgs::default(),
     }

@@ -146,6 +146,15 @@ pub struct ApiArgs {
         default_value_t = 30
     )]
     pub request_timeout: u64,
+    /// Seconds a connection gets to send a whole request head; slower clients (and keep-alive
+    /// connections idle that long) are disconnected, so they hold no worker.
+    #[arg(
+        help_heading = "Serving",
+        long,
+        env = "MTP_HEADER_READ_TIMEOUT",
+        default_value_t = crate::tls::DEFAULT_HEADER_READ_TIMEOUT.as_secs()
+    )]
+    pub header_read_timeout: u64,
     /// Seconds in-flight requests get to finish on SIGTERM.
     ///
     /// Then their connections are closed and the process exits anyway.

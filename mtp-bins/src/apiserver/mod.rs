@@ -62,6 +62,9 @@ pub struct ApiState {
     pub metrics: Arc<ApiMetrics>,
     /// Requests taking longer get 503.
     pub request_timeout: Duration,
+    /// A connection that has not sent a whole request head within this time is closed (slow
+    /// clients; idle keep-alive connections too).
+    pub header_read_timeout: Duration,
     /// The tier catalogue: the egress a tenant gets when it sets none.
     pub tiers: Arc<mtp_core::TierCatalogue>,
 }
@@ -90,6 +93,7 @@ impl ApiState {
             status: Arc::new(NoCluster),
             metrics: Arc::new(ApiMetrics::default()),
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: crate::tls::DEFAULT_HEADER_READ_TIMEOUT,
             tiers: Arc::new(mtp_core::TierCatalogue::default()),
         }
     }

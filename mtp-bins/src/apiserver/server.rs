@@ -69,6 +69,7 @@ pub async fn prepare(args: &ApiArgs) -> anyhow::Result<Prepared> {
     state.platform_admin_group = args.platform_admin_group.clone();
     state.auth_config = args.auth_config();
     state.request_timeout = Duration::from_secs(args.request_timeout.max(1));
+    state.header_read_timeout = Duration::from_secs(args.header_read_timeout.max(1));
     state.status = cluster_status(args.cluster_status).await;
     Ok(Prepared {
         state,
@@ -164,6 +165,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> anyhow::Result<()> {
+    let header_read_timeout = prepared.state.header_read_timeout;
     let make_service = app(prepared.state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::<SocketAddr>::new();
     let stop = handle.clone();
@@ -194,7 +196,8 @@ pub async fn serve(
             tokio::time::sleep((deadline - now).min(Duration::from_millis(10))).await;
         }
     });
-    let server = axum_server::Server::from_listener(listener).handle(handle.clone());
+    let mut server = axum_server::Server::from_listener(listener).handle(handle.clone());
+    tls::limit_header_reads(&mut server, header_read_timeout);
     let served = match tls {
         None => {
             server

@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// How often to look for changed certificate files, in seconds.
     #[arg(long, env = "MTP_CERT_RELOAD_SECONDS", default_value_t = 5)]
     pub cert_reload_seconds: u64,
+    /// Seconds a connection gets to send a whole request head; slower clients (and keep-alive
+    /// connections idle that long) are disconnected, so they hold no worker.
+    #[arg(long, env = "MTP_HEADER_READ_TIMEOUT", default_value_t = tls::DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
+    pub header_read_timeout: u64,
     /// Log every denied review at info (the checks that failed, the request id and uid);
     /// without it denials are logged at debug (the Kubernetes audit log and the
     /// `mtp_webhook_denials_total` metric record them either way).
@@ -205,6 +209,7 @@ pub struct Server {
     ready: ReadyFlag,
     paths: CertPaths,
     reload_every: Duration,
+    header_read_timeout: Duration,
 }
 
 #[cfg(feature = "webhook")]
@@ -322,6 +327,7 @@ impl Server {
             ready,
             paths,
             reload_every: Duration::from_secs(args.cert_reload_seconds.max(1)),
+            header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
         })
     }
 
@@ -363,10 +369,9 @@ impl Server {
             ready.set(false);
             stop.graceful_shutdown(Some(Duration::from_secs(10)));
         });
-        let served = axum_server::from_tcp_rustls(self.tls, self.config)?
-            .handle(handle)
-            .serve(self.router.into_make_service())
-            .await;
+        let mut server = axum_server::from_tcp_rustls(self.tls, self.config)?.handle(handle);
+        tls::limit_header_reads(&mut server, self.header_read_timeout);
+        let served = server.serve(self.router.into_make_service()).await;
         reload.abort();
         probe_task.abort();
         served.context("the TLS server failed")
