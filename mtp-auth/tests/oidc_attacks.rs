@@ -645,7 +645,10 @@ async fn kid_miss_storm_fetches_at_most_once_per_cooldown() {
             Rejection::UnknownKey(Some(_))
         ));
         if i % 20 == 0 {
-            assert!(a.verify(&good).await.is_ok(), "a good token refused during the storm");
+            assert!(
+                a.verify(&good).await.is_ok(),
+                "a good token refused during the storm"
+            );
         }
     }
     assert_eq!(server.fetches(), 1);
