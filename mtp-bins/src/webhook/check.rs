@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use mtp_core::plan::{PSA_ENFORCE, PSA_ENFORCE_VERSION};
 use mtp_core::{PlatformSettings, Tenant, TenantSpec, Tier, TierCatalogue};
+use mtp_policy::admission::{AdmissionReview, Text};
 use mtp_policy::pod_security::model::Object;
 use mtp_policy::pod_security::{PodCarrier, Policy, Profile, Version, Violation, known_kind};
 use serde::{Deserialize, Serialize};
@@ -835,25 +836,6 @@ impl Evaluated {
     }
 }
 
-/// The fields of an AdmissionReview that lead to the object.
-#[derive(Deserialize)]
-struct ReviewShape {
-    request: Option<RequestShape>,
-}
-
-#[derive(Deserialize)]
-struct RequestShape {
-    kind: Option<KindShape>,
-    namespace: Option<String>,
-    name: Option<String>,
-    object: Option<Value>,
-}
-
-#[derive(Deserialize)]
-struct KindShape {
-    kind: Option<String>,
-}
-
 fn str_at(value: &Value, pointer: &str) -> Option<String> {
     value
         .pointer(pointer)
@@ -878,15 +860,19 @@ fn evaluate_value(
                 "AdmissionReview apiVersion is {api_version:?}, expected \"admission.k8s.io/v1\""
             ));
         }
-        let review: ReviewShape =
+        // The one AdmissionReview view of mtp-policy, with the objects read as JSON values.
+        let review: AdmissionReview<'_, Value> =
             serde_path_to_error::deserialize(value).map_err(|e| format!("AdmissionReview: {e}"))?;
         let request = review.request.ok_or("AdmissionReview has no request")?;
+        let owned = |t: Option<Text<'_>>| t.map(|t| t.0.into_owned());
+        let namespace = owned(request.namespace);
+        let name = owned(request.name);
         let Some(object) = request.object.filter(|o| !o.is_null()) else {
             // DELETE and CONNECT carry no object: nothing to check.
             return Ok(Evaluated {
-                kind: request.kind.and_then(|k| k.kind),
-                namespace: request.namespace,
-                name: request.name,
+                kind: owned(request.kind.and_then(|k| k.kind)),
+                namespace,
+                name,
                 applicable: false,
                 violations: Vec::new(),
                 defaulted: Vec::new(),
@@ -894,8 +880,8 @@ fn evaluate_value(
         };
         let mut evaluated =
             evaluate_value(rules, &object, None).map_err(|e| format!("request.object: {e}"))?;
-        evaluated.namespace = evaluated.namespace.or(request.namespace);
-        evaluated.name = evaluated.name.or(request.name);
+        evaluated.namespace = evaluated.namespace.or(namespace);
+        evaluated.name = evaluated.name.or(name);
         return Ok(evaluated);
     }
     let kind = str_at(value, "/kind");
