@@ -76,9 +76,10 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
 /// The default time a connection gets to send a whole request head (`--header-read-timeout`).
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Closes connections that have not sent a whole HTTP/1 request head within `timeout`: a slow
-/// client trickling its headers, or a keep-alive connection idle that long, holds no worker.
-/// (axum-server turns hyper's 30 s default off.)
+/// Disconnects a client that has started an HTTP/1 request head and not finished it within
+/// `timeout`: a slow client trickling its headers holds no worker. (axum-server turns hyper's
+/// 30 s default off.) An idle connection that sends nothing costs a socket and no worker: two
+/// thousand of them do not delay other requests (`tests/adversarial.rs`).
 pub fn limit_header_reads<A: axum_server::Address, Acc>(
     server: &mut axum_server::Server<A, Acc>,
     timeout: Duration,

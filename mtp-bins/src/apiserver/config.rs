@@ -146,8 +146,8 @@ pub struct ApiArgs {
         default_value_t = 30
     )]
     pub request_timeout: u64,
-    /// Seconds a connection gets to send a whole request head; slower clients (and keep-alive
-    /// connections idle that long) are disconnected, so they hold no worker.
+    /// Seconds a client gets to finish a request head it has started; one trickling its
+    /// headers is disconnected, so it holds no worker.
     #[arg(
         help_heading = "Serving",
         long,

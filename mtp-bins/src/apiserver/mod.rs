@@ -62,8 +62,8 @@ pub struct ApiState {
     pub metrics: Arc<ApiMetrics>,
     /// Requests taking longer get 503.
     pub request_timeout: Duration,
-    /// A connection that has not sent a whole request head within this time is closed (slow
-    /// clients; idle keep-alive connections too).
+    /// A client that has started a request head and not finished it within this time is
+    /// disconnected (slow clients).
     pub header_read_timeout: Duration,
     /// The tier catalogue: the egress a tenant gets when it sets none.
     pub tiers: Arc<mtp_core::TierCatalogue>,

@@ -83,8 +83,8 @@ pub struct ServeArgs {
     /// How often to look for changed certificate files, in seconds.
     #[arg(long, env = "MTP_CERT_RELOAD_SECONDS", default_value_t = 5)]
     pub cert_reload_seconds: u64,
-    /// Seconds a connection gets to send a whole request head; slower clients (and keep-alive
-    /// connections idle that long) are disconnected, so they hold no worker.
+    /// Seconds a client gets to finish a request head it has started; one trickling its
+    /// headers is disconnected, so it holds no worker.
     #[arg(long, env = "MTP_HEADER_READ_TIMEOUT", default_value_t = tls::DEFAULT_HEADER_READ_TIMEOUT.as_secs())]
     pub header_read_timeout: u64,
     /// Log every denied review at info (the checks that failed, the request id and uid);
