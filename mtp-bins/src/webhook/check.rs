@@ -36,7 +36,7 @@ use mtp_core::plan::{PSA_ENFORCE, PSA_ENFORCE_VERSION};
 use mtp_core::{PlatformSettings, Tenant, TenantSpec, Tier, TierCatalogue};
 use mtp_policy::admission::{AdmissionReview, Text};
 use mtp_policy::pod_security::model::Object;
-use mtp_policy::pod_security::{PodCarrier, Policy, Profile, Version, Violation, known_kind};
+use mtp_policy::pod_security::{PodCarrier, Policy, Profile, Version, Violation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -906,13 +906,7 @@ fn evaluate_value(
     if carrier.is_none()
         && let Some(k) = kind.as_deref().filter(|k| !k.is_empty())
     {
-        if !known_kind(api_version, k) {
-            let unknown = mtp_policy::pod_security::Error::UnknownKind {
-                api_version: api_version.to_owned(),
-                kind: k.to_owned(),
-            };
-            return Err(describe(unknown.to_string()));
-        }
+        PodCarrier::classify(api_version, k).map_err(|e| describe(e.to_string()))?;
         return Ok(Evaluated {
             kind,
             namespace,

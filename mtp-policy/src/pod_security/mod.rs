@@ -265,7 +265,34 @@ impl PodCarrier {
     /// assert_eq!(PodCarrier::of("v1", "ConfigMap"), None);
     /// ```
     pub fn of(api_version: &str, kind: &str) -> Option<PodCarrier> {
-        match (group_of(api_version), kind) {
+        Self::of_group(group_of(api_version), kind)
+    }
+
+    /// The carrier of a kind; `Ok(None)` for a kind that carries no pod (a ConfigMap, a
+    /// Service, any custom resource), and [`Error::UnknownKind`] for a kind its built-in group
+    /// does not have (a typo). [`Policy::evaluate`] decides this before it reads a pod spec; a
+    /// reader of objects can decide it before reading anything else, so that same-named fields
+    /// of other kinds (`spec.template: false` on a custom resource) are no input error.
+    ///
+    /// ```
+    /// use mtp_policy::pod_security::PodCarrier;
+    /// assert_eq!(PodCarrier::classify("batch/v1", "Job").unwrap(), Some(PodCarrier::Workload));
+    /// assert_eq!(PodCarrier::classify("v1", "Service").unwrap(), None);
+    /// assert!(PodCarrier::classify("apps/v1", "Deploymnet").is_err());
+    /// ```
+    pub fn classify(api_version: &str, kind: &str) -> Result<Option<PodCarrier>> {
+        match PodCarrier::of(api_version, kind) {
+            Some(carrier) => Ok(Some(carrier)),
+            None if known_kind(api_version, kind) => Ok(None),
+            None => Err(Error::UnknownKind {
+                api_version: api_version.to_owned(),
+                kind: kind.to_owned(),
+            }),
+        }
+    }
+
+    fn of_group(group: &str, kind: &str) -> Option<PodCarrier> {
+        match (group, kind) {
             ("", "Pod") => Some(PodCarrier::Pod),
             ("", "PodTemplate") => Some(PodCarrier::PodTemplate),
             ("", "ReplicationController") => Some(PodCarrier::Workload),
@@ -296,17 +323,9 @@ fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 
-/// Whether `kind` is a real kind of the built-in group of `api_version` (`v1`, `apps/v1`,
-/// `batch/v1`, `extensions/v1beta1`). Kinds of other groups (custom resources) are always taken
-/// as they are, so this is `false` only for a kind a built-in group does not have (a typo).
-///
-/// ```
-/// use mtp_policy::pod_security::known_kind;
-/// assert!(known_kind("v1", "ConfigMap"));
-/// assert!(known_kind("example.com/v1", "Widget"));
-/// assert!(!known_kind("apps/v1", "Deploymnet"));
-/// ```
-pub fn known_kind(api_version: &str, kind: &str) -> bool {
+/// Whether `kind` is a real kind of the built-in group of `api_version`. Kinds of other groups
+/// (custom resources) are always taken as they are.
+fn known_kind(api_version: &str, kind: &str) -> bool {
     const CORE: &[&str] = &[
         "Binding",
         "ComponentStatus",
@@ -394,13 +413,7 @@ impl Policy {
             .as_deref()
             .filter(|v| !v.is_empty())
             .ok_or(Error::MissingApiVersion)?;
-        let Some(carrier) = PodCarrier::of(api_version, kind) else {
-            if !known_kind(api_version, kind) {
-                return Err(Error::UnknownKind {
-                    api_version: api_version.to_owned(),
-                    kind: kind.to_owned(),
-                });
-            }
+        let Some(carrier) = PodCarrier::classify(api_version, kind)? else {
             return Ok(Evaluation::not_applicable());
         };
         let (meta, spec) = locate(object, carrier);
