@@ -9,5 +9,6 @@
 #[macro_use]
 mod de;
 pub mod admission;
+pub mod guardrails;
 mod json;
 pub mod pod_security;
