@@ -417,10 +417,10 @@ async fn controller_calls() -> Vec<Recorded> {
     recording.calls()
 }
 
-/// `mtp-webhook serve --manage` on first start, and its namespace watch; returns their calls.
+/// `mtp-webhook serve --manage` on first start, and its watches (namespaces, Tenants, then
+/// Ingresses); returns their calls.
 async fn webhook_calls() -> Vec<Recorded> {
-    use mtp_bins::webhook::serve::{ServeArgs, registry};
-    use mtp_policy::admission::hooks::NamespaceCache;
+    use mtp_bins::webhook::serve::{HookState, ServeArgs, registry};
 
     let dir = tempfile::tempdir().unwrap();
     let args = ServeArgs {
@@ -433,6 +433,7 @@ async fn webhook_calls() -> Vec<Recorded> {
         service_name: WEBHOOK.into(),
         manage: true,
         watch_namespaces: true,
+        tiers: None,
         cert_reload_seconds: 5,
         header_read_timeout: 10,
         log_denials: false,
@@ -441,26 +442,38 @@ async fn webhook_calls() -> Vec<Recorded> {
     let (client, handle, recording) = mock_client_recorded();
     let cluster = Arc::new(Mutex::new(Cluster::default()));
     serve(handle, cluster.clone(), |_| false);
-    let cache = Arc::new(NamespaceCache::default());
-    let registry = registry(PLATFORM_NAMESPACE, cache.clone()).unwrap();
+    let state = HookState::default();
+    let registry = registry(PLATFORM_NAMESPACE, &state).unwrap();
     // The first start: no Secret yet, so everything is applied (created).
     mtp_bins::webhook::manage::ensure(&client, &args, &registry)
         .await
         .unwrap();
-    let watch = tokio::spawn(mtp_bins::webhook::namespaces::watch(client, cache));
-    wait_for(&cluster, &["GET /api/v1/namespaces"]).await;
-    // The list is followed by the watch (held open by the fake).
+    mtp_bins::webhook::namespaces::spawn_watches(
+        client,
+        &state,
+        Arc::new(mtp_core::TierCatalogue::default()),
+    );
+    wait_for(
+        &cluster,
+        &[
+            "GET /api/v1/namespaces",
+            "GET /apis/mtp.dev/v1alpha1/tenants",
+            "GET /apis/networking.k8s.io/v1/ingresses",
+        ],
+    )
+    .await;
+    // Each list is followed by its watch (held open by the fake).
     for _ in 0..250 {
-        if !cluster.lock().unwrap().watches.is_empty() {
+        if cluster.lock().unwrap().watches.len() >= 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(
-        !cluster.lock().unwrap().watches.is_empty(),
-        "the namespaces are watched"
+    assert_eq!(
+        cluster.lock().unwrap().watches.len(),
+        3,
+        "namespaces, Tenants and Ingresses are watched"
     );
-    watch.abort();
     recording.calls()
 }
 

@@ -12,8 +12,7 @@ use http::{Method, Request, Response};
 use kube::client::Body;
 use mtp_bins::webhook::certs::CertPaths;
 use mtp_bins::webhook::manage::{self, SECRET_NAME};
-use mtp_bins::webhook::serve::{ServeArgs, registry};
-use mtp_policy::admission::hooks::NamespaceCache;
+use mtp_bins::webhook::serve::{HookState, ServeArgs, registry};
 use serde_json::{Value, json};
 
 type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
@@ -32,6 +31,7 @@ fn args(name: &str) -> ServeArgs {
         service_name: "mtp-webhook".into(),
         manage: true,
         watch_namespaces: false,
+        tiers: None,
         cert_reload_seconds: 5,
         header_read_timeout: 10,
         log_denials: false,
@@ -123,7 +123,7 @@ async fn expect_service_and_configurations(handle: &mut Handle, ca: &str) {
 async fn first_start_generates_the_secret_and_applies_everything() {
     let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("first");
-    let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
+    let registry = registry("mtp-system", &HookState::default()).unwrap();
     let verifier = tokio::spawn(async move {
         let (_, _, send) = expect(
             &mut handle,
@@ -180,7 +180,7 @@ fn stored_secret(not_after: time::OffsetDateTime) -> (Value, String) {
 async fn a_valid_secret_is_kept_and_only_the_objects_are_reapplied() {
     let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("keep");
-    let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
+    let registry = registry("mtp-system", &HookState::default()).unwrap();
     let (secret, ca) = stored_secret(time::OffsetDateTime::now_utc() + time::Duration::days(200));
     let expected_ca = ca.clone();
     let verifier = tokio::spawn(async move {
@@ -204,7 +204,7 @@ async fn a_valid_secret_is_kept_and_only_the_objects_are_reapplied() {
 async fn a_secret_within_30_days_of_expiry_is_rotated() {
     let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("rotate");
-    let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
+    let registry = registry("mtp-system", &HookState::default()).unwrap();
     let (secret, old_ca) =
         stored_secret(time::OffsetDateTime::now_utc() + time::Duration::days(10));
     let verifier = tokio::spawn(async move {
@@ -240,7 +240,7 @@ async fn a_secret_within_30_days_of_expiry_is_rotated() {
 async fn apiserver_errors_are_reported_with_context() {
     let (client, mut handle) = common::mock_client_as(mtp_bins::install::WEBHOOK);
     let args = args("error");
-    let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
+    let registry = registry("mtp-system", &HookState::default()).unwrap();
     let verifier = tokio::spawn(async move {
         let (_, _, send) = expect(
             &mut handle,

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mtp_bins::webhook::certs::{self, CertPaths};
-use mtp_bins::webhook::serve::{ServeArgs, Server, registry};
-use mtp_policy::admission::hooks::NamespaceCache;
+use mtp_bins::webhook::serve::{HookState, ServeArgs, Server, registry};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,6 +35,7 @@ fn args(cert_dir: &Path) -> ServeArgs {
         service_name: "mtp-webhook".into(),
         manage: false,
         watch_namespaces: false,
+        tiers: None,
         cert_reload_seconds: 1,
         header_read_timeout: 10,
         log_denials: false,
@@ -51,10 +51,7 @@ struct Running {
 }
 
 async fn start(args: &ServeArgs) -> Running {
-    let registry = registry(
-        &args.platform_namespace,
-        Arc::new(NamespaceCache::default()),
-    )
+    let registry = registry(&args.platform_namespace, &HookState::default())
     .unwrap();
     let server = Server::bind(args, &registry).await.unwrap();
     let (tls, probe) = (server.tls_addr().unwrap(), server.probe_addr().unwrap());
@@ -321,7 +318,7 @@ async fn refuses_to_start_without_a_certificate() {
     let dir = temp_dir("none");
     let mut args = args(&dir);
     args.self_signed = false;
-    let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
+    let registry = registry("mtp-system", &HookState::default()).unwrap();
     let err = Server::bind(&args, &registry)
         .await
         .unwrap_err()

@@ -421,6 +421,8 @@ macro_rules! tenant_body {
                     ],
                     namespaces: self.namespaces.as_deref().unwrap_or_default(),
                     quota: self.quota.as_ref(),
+                    // Guardrails are set on the Tenant resource; the API does not carry them yet.
+                    guardrails: None,
                 }
             }
 

@@ -76,7 +76,7 @@ impl Violation {
                 }
                 out.push_str(seg);
             }
-            in_quota = seg == "quota";
+            in_quota = seg == "quota" || seg == "nodeSelector";
         }
         out
     }
@@ -161,6 +161,8 @@ pub struct Fields<'a> {
     pub namespaces: &'a [String],
     /// The quota overrides.
     pub quota: Option<&'a BTreeMap<String, String>>,
+    /// The guardrail overrides.
+    pub guardrails: Option<&'a mtp_policy::guardrails::GuardrailSettings>,
 }
 
 /// Whether a user listed under two roles is an error ([`OneRole::Required`], the API's rule:
@@ -258,6 +260,19 @@ pub fn check_fields(fields: Fields<'_>, one_role: OneRole) -> Vec<Violation> {
             }
         }
     }
+    if let Some(guardrails) = fields.guardrails {
+        for problem in guardrails.problems() {
+            let mut path = vec!["guardrails".to_string()];
+            path.extend(
+                problem
+                    .pointer
+                    .split('/')
+                    .skip(1)
+                    .map(|t| t.replace("~1", "/").replace("~0", "~")),
+            );
+            out.push(Violation::new(path, problem.message));
+        }
+    }
     out
 }
 
@@ -297,6 +312,7 @@ mod tests {
             ],
             namespaces: &namespaces,
             quota: Some(&quota),
+            guardrails: None,
         };
         let pointers: Vec<String> = check_fields(fields, OneRole::Required)
             .iter()

@@ -80,6 +80,7 @@ impl TenantFields {
             egress: self.egress,
             namespaces: self.namespaces.clone(),
             quota: self.quota.clone(),
+            guardrails: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use kube::{CustomResource, KubeSchema};
+use mtp_policy::guardrails::GuardrailSettings;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +161,11 @@ pub struct TenantSpec {
     /// ResourceQuota hard limits that replace the tier's (resource name → quantity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<BTreeMap<String, String>>,
+    /// Guardrails that replace the tier's, field by field: allowed registries, Service types,
+    /// Ingress classes and hostnames, storage, priority and runtime classes, a nodeSelector,
+    /// reserved labels and annotations (docs/policies.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<GuardrailSettings>,
 }
 
 /// A condition of a tenant (`Ready`).
@@ -222,6 +228,7 @@ impl Tenant {
                 egress: None,
                 namespaces: Vec::new(),
                 quota: None,
+                guardrails: None,
             },
         );
         tenant.metadata.uid = Some("00000000-0000-0000-0000-000000000001".to_string());
@@ -270,6 +277,12 @@ impl Tenant {
             .quota
             .get_or_insert_with(BTreeMap::new)
             .insert(resource.to_string(), quantity.to_string());
+        self
+    }
+
+    /// Sets the guardrails that replace the tier's.
+    pub fn with_guardrails(mut self, guardrails: GuardrailSettings) -> Self {
+        self.spec.guardrails = Some(guardrails);
         self
     }
 
@@ -340,6 +353,7 @@ impl TenantSpec {
             ],
             namespaces: &self.namespaces,
             quota: self.quota.as_ref(),
+            guardrails: self.guardrails.as_ref(),
         }
     }
 }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::builders::validate_quantity;
+use mtp_policy::guardrails::{GuardrailSettings, Guardrails, ServiceType};
 use serde::{Deserialize, Serialize};
 
 use crate::{Egress, Error, Result, Tier};
@@ -87,6 +88,10 @@ pub struct TierSpec {
     pub internet_egress: bool,
     /// The egress a tenant gets when its spec says nothing.
     pub default_egress: Egress,
+    /// The guardrails of the tier's tenants; a Tenant's `spec.guardrails` replaces them field
+    /// by field.
+    #[serde(default)]
+    pub guardrails: GuardrailSettings,
 }
 
 /// The tiers' settings.
@@ -108,6 +113,7 @@ fn tier(
     max_namespaces: u32,
     pod_security: PodSecurityLevel,
     internet_egress: bool,
+    service_types: &[ServiceType],
 ) -> TierSpec {
     TierSpec {
         limit_range: LimitDefaults {
@@ -129,6 +135,12 @@ fn tier(
         } else {
             Egress::None
         },
+        guardrails: GuardrailSettings {
+            allowed_service_types: Some(service_types.to_vec()),
+            forbidden_labels: Some(vec!["mtp.dev/*".to_owned()]),
+            forbidden_annotations: Some(vec!["mtp.dev/*".to_owned()]),
+            ..GuardrailSettings::default()
+        },
     }
 }
 
@@ -142,6 +154,7 @@ impl Default for TierCatalogue {
                 1,
                 PodSecurityLevel::Restricted,
                 false,
+                &[],
             ),
             pro: tier(
                 ["1", "1Gi", "250m", "256Mi"],
@@ -151,6 +164,7 @@ impl Default for TierCatalogue {
                 5,
                 PodSecurityLevel::Restricted,
                 true,
+                &[ServiceType::LoadBalancer],
             ),
             enterprise: tier(
                 ["2", "2Gi", "500m", "512Mi"],
@@ -160,6 +174,7 @@ impl Default for TierCatalogue {
                 20,
                 PodSecurityLevel::Baseline,
                 true,
+                &[ServiceType::LoadBalancer, ServiceType::NodePort],
             ),
         }
     }
@@ -183,6 +198,7 @@ struct TierOverride {
     pod_security: Option<PodSecurityLevel>,
     internet_egress: Option<bool>,
     default_egress: Option<Egress>,
+    guardrails: Option<GuardrailSettings>,
 }
 
 #[derive(Deserialize, Default)]
@@ -226,6 +242,9 @@ impl TierSpec {
         if let Some(v) = o.default_egress {
             self.default_egress = v;
         }
+        if let Some(g) = o.guardrails {
+            self.guardrails = self.guardrails.overlay(&g);
+        }
     }
 
     /// Checks the tier's settings; `tier` prefixes the field paths in errors.
@@ -255,7 +274,38 @@ impl TierSpec {
                 "is internet but internetEgress is false",
             ));
         }
+        if let Some(problem) = self.guardrails.problems().into_iter().next() {
+            let field = problem.pointer.trim_start_matches('/').replace('/', ".");
+            return Err(Error::invalid(
+                format!("{tier}.guardrails.{field}"),
+                problem.message,
+            ));
+        }
         Ok(())
+    }
+
+    /// The guardrail settings of a tenant of this tier: the tier's with the tenant's own
+    /// (`spec.guardrails`) replacing them field by field.
+    pub fn guardrail_settings(&self, tenant: Option<&GuardrailSettings>) -> GuardrailSettings {
+        match tenant {
+            Some(t) => self.guardrails.overlay(t),
+            None => self.guardrails.clone(),
+        }
+    }
+
+    /// The compiled guardrails of a tenant of this tier; when the tenant's own settings do not
+    /// compile, the tier's alone, with the errors.
+    pub fn guardrails_for(
+        &self,
+        tenant: Option<&GuardrailSettings>,
+    ) -> (Guardrails, Vec<mtp_policy::guardrails::SettingError>) {
+        match Guardrails::compile(&self.guardrail_settings(tenant)) {
+            Ok(g) => (g, Vec::new()),
+            Err(errors) => (
+                Guardrails::compile(&self.guardrails).unwrap_or_default(),
+                errors,
+            ),
+        }
     }
 
     /// The egress a tenant gets: its own choice if the tier allows it, else the tier's default.

@@ -9,7 +9,9 @@ use mtp_bins::telemetry::{self, LogFormat};
 use mtp_bins::webhook::check::{self, CheckArgs};
 use mtp_bins::webhook::manifests::{self, ManifestsArgs};
 use mtp_bins::webhook::serve::{self, ServeArgs, Server};
-use mtp_policy::admission::hooks::NamespaceCache;
+use mtp_bins::webhook::serve::HookState;
+use mtp_core::TierCatalogue;
+use std::sync::Arc;
 
 /// mtp's admission webhooks: serve them, check manifests offline, print their configurations.
 #[derive(Debug, Parser)]
@@ -97,8 +99,12 @@ fn print(result: anyhow::Result<String>) -> ExitCode {
 }
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
-    let namespaces = std::sync::Arc::new(NamespaceCache::default());
-    let registry = serve::registry_with(&args.platform_namespace, &args.hooks, namespaces.clone())?;
+    let catalogue = match &args.tiers {
+        Some(path) => TierCatalogue::from_file(path)?,
+        None => TierCatalogue::default(),
+    };
+    let state = HookState::with_fallback(&catalogue);
+    let registry = serve::registry_with(&args.platform_namespace, &args.hooks, &state)?;
     if args.manage || args.watch_namespaces {
         let client = kube::Client::try_default().await?;
         if args.manage {
@@ -109,7 +115,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
                 registry.clone(),
             ));
         }
-        tokio::spawn(mtp_bins::webhook::namespaces::watch(client, namespaces));
+        mtp_bins::webhook::namespaces::spawn_watches(client, &state, Arc::new(catalogue));
     }
     let server = Server::bind(&args, &registry).await?;
     server.run(mtp_bins::runtime::shutdown_signal()).await

@@ -113,6 +113,17 @@ pub fn tenant_body(desired: &Desired) -> serde_json::Value {
     })
 }
 
+/// Whether the cluster's spec is the store's. The store does not carry guardrails (they are set
+/// on the Tenant resource), so the Tenant's own are left out of the comparison; the sync's
+/// server-side apply does not send them, so it leaves them to their field manager.
+fn same_spec(cluster: &mtp_core::TenantSpec, store: &mtp_core::TenantSpec) -> bool {
+    cluster.guardrails.is_none() && cluster == store || {
+        let mut cluster = cluster.clone();
+        cluster.guardrails = None;
+        cluster == *store
+    }
+}
+
 /// The actor of the sync's audit records.
 pub const SYNC_ACTOR: &str = "system:mtp-controller";
 
@@ -233,7 +244,7 @@ pub async fn sync_once(
         // The label too: `tenant-ownership.mtp.dev` protects only Tenants that carry it, and it
         // fails open, so a label removed while the webhook was down is put back here.
         let current = existing.get(name).is_some_and(|t| {
-            t.spec == d.spec
+            same_spec(&t.spec, &d.spec)
                 && store_id(t) == Some(id.as_str())
                 && t.labels().get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1)
         });

@@ -532,6 +532,10 @@ fn webhook_objects(args: &InstallArgs) -> Vec<Value> {
             json!([
                 // Resolves each namespace to its tenant (a cache fed by a list and a watch).
                 { "apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"] },
+                // Each tenant's guardrails (its tier's with its spec.guardrails).
+                { "apiGroups": ["mtp.dev"], "resources": ["tenants"], "verbs": ["list", "watch"] },
+                // The hosts every Ingress serves: a tenant may not take another's.
+                { "apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["list", "watch"] },
                 // --manage keeps its own two configurations (and their caBundle) applied. An apply
                 // that creates is authorized as `create` with the object's name (unlike a POST),
                 // so `resourceNames` restricts it too.

@@ -18,13 +18,16 @@
 //!    (the apiserver has already run the mutating phase before it sends a review);
 //! 2. validating admission: the Pod Security Standards level the tier's namespaces enforce (the
 //!    `pod-security.kubernetes.io/enforce` label and its version, as the tenant plan writes them),
-//!    and the `mtp` profile of the `pod-security.mtp.dev` webhook.
+//!    the `mtp` profile of the `pod-security.mtp.dev` webhook, and the guardrails of
+//!    `guardrails.mtp.dev` (the tier's, with the `--tenant`'s own `spec.guardrails`) on pods,
+//!    workloads, Services, Ingresses, PersistentVolumeClaims and Namespaces, tagged `guardrails`.
+//!    The one guardrail that needs the cluster (a hostname another tenant serves) is not checked.
 //!
 //! Between the two, the apiserver validates the defaulted Pod: a request above its limit (a
 //! defaulted limit can be lower than a given request) is refused, tagged `apiserver`.
 //!
 //! An object is allowed only when all of these allow it; every violation is tagged with the policy
-//! it comes from (`apiserver`, `mtp`, `baseline` or `restricted`).
+//! it comes from (`apiserver`, `mtp`, `baseline`, `restricted` or `guardrails`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,6 +38,7 @@ use clap::{Args, ValueEnum};
 use mtp_core::plan::{PSA_ENFORCE, PSA_ENFORCE_VERSION};
 use mtp_core::{PlatformSettings, Tenant, TenantSpec, Tier, TierCatalogue};
 use mtp_policy::admission::{AdmissionReview, Text};
+use mtp_policy::guardrails::{self, GuardrailSettings, Guardrails, Subject};
 use mtp_policy::pod_security::model::Object;
 use mtp_policy::pod_security::{PodCarrier, Policy, Profile, Version, Violation};
 use serde::{Deserialize, Serialize};
@@ -46,6 +50,9 @@ use super::limit_ranger::{ContainerDefaults, Defaulted, DefaultedFrom, requests_
 
 /// The policy tag of the apiserver's own validation of a defaulted Pod (a request above its limit).
 pub const APISERVER_POLICY: &str = "apiserver";
+
+/// The policy tag of the tenant guardrails (`guardrails.mtp.dev`).
+pub const GUARDRAILS_POLICY: &str = "guardrails";
 
 /// Exit code: every object allowed.
 pub const EXIT_ALLOWED: u8 = 0;
@@ -120,10 +127,11 @@ fn parse_tier(s: &str) -> Result<Tier, String> {
 }
 
 /// The tier-dependent steps `check` skips without `--tier` or `--tenant`, as `notApplied` names them.
-pub const NOT_APPLIED_WITHOUT_TIER: [&str; 2] = ["podSecurityLevel", "limitRangeDefaults"];
+pub const NOT_APPLIED_WITHOUT_TIER: [&str; 3] =
+    ["podSecurityLevel", "limitRangeDefaults", "guardrails"];
 
 /// The text line saying what was not applied without a tier.
-pub const NO_TIER_NOTE: &str = "note: no --tier or --tenant given: the tier's Pod Security level and LimitRange defaults were not applied";
+pub const NO_TIER_NOTE: &str = "note: no --tier or --tenant given: the tier's Pod Security level, LimitRange defaults and guardrails were not applied";
 
 /// Why the flags cannot be turned into rules (exit code 2, before any input is read).
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +196,14 @@ pub enum SetupError {
         /// The tier's Pod Security level.
         level: String,
     },
+    /// The `--tenant`'s `spec.guardrails` (or the tier's) hold an invalid value.
+    #[error("{tier_flag}: invalid guardrails: {}", join_errors(.errors))]
+    Guardrails {
+        /// `--tier pro` or `--tenant FILE`, as given.
+        tier_flag: String,
+        /// Every invalid value, with its pointer below `spec.guardrails`.
+        errors: Vec<guardrails::SettingError>,
+    },
     /// The tier's namespace settings cannot be computed (the tenant's plan fails).
     #[error("{tier_flag}: cannot compute the tier's namespace settings: {source}")]
     Plan {
@@ -230,6 +246,8 @@ pub struct TierRules {
     pub pod_security_version: String,
     /// The container defaults of the tier's LimitRange, applied to bare Pods.
     pub limit_range: ContainerDefaults,
+    /// The guardrails applied: the tier's, with the tenant's own replacing them field by field.
+    pub guardrails: GuardrailSettings,
 }
 
 /// The rules `check` applies, from its flags.
@@ -243,6 +261,8 @@ pub struct Rules {
     tier: Option<TierRules>,
     /// The defaults for bare Pods, with a tier.
     defaults: Option<ContainerDefaults>,
+    /// The guardrails, with a tier, and the name their messages give the tenant.
+    guardrails: Option<(String, Guardrails)>,
 }
 
 impl Rules {
@@ -253,6 +273,7 @@ impl Rules {
             profile: policy.profile,
             tier: None,
             defaults: None,
+            guardrails: None,
         }
     }
 
@@ -302,6 +323,19 @@ impl Rules {
             ..PlatformSettings::default()
         };
         let tenant_name = tenant.as_ref().and_then(|(_, t)| t.metadata.name.clone());
+        let own_guardrails = tenant.as_ref().and_then(|(_, t)| t.spec.guardrails.clone());
+        let guardrail_settings = catalogue
+            .get(tier)
+            .guardrail_settings(own_guardrails.as_ref());
+        let compiled = Guardrails::compile(&guardrail_settings).map_err(|errors| {
+            SetupError::Guardrails {
+                tier_flag: tier_flag.clone(),
+                errors,
+            }
+        })?;
+        let guardrails_tenant = tenant_name
+            .clone()
+            .unwrap_or_else(|| format!("(any of tier {tier})"));
         let planned = match tenant {
             Some((_, mut tenant)) => {
                 if tenant.metadata.uid.is_none() {
@@ -374,8 +408,10 @@ impl Rules {
                 pod_security: level,
                 pod_security_version: version,
                 limit_range: defaults.clone(),
+                guardrails: guardrail_settings,
             }),
             defaults: Some(defaults),
+            guardrails: Some((guardrails_tenant, compiled)),
         })
     }
 
@@ -400,10 +436,19 @@ fn tier_probe(tier: Tier) -> Tenant {
             egress: None,
             namespaces: Vec::new(),
             quota: None,
+            guardrails: None,
         },
     );
     tenant.metadata.uid = Some(PLACEHOLDER_UID.to_owned());
     tenant
+}
+
+fn join_errors(errors: &[guardrails::SettingError]) -> String {
+    let all: Vec<String> = errors
+        .iter()
+        .map(|e| format!("spec.guardrails{}: {}", e.pointer.replace('/', "."), e.message))
+        .collect();
+    all.join("; ")
 }
 
 /// Reads the one Tenant of a `--tenant` file (YAML or JSON; empty documents are skipped).
@@ -907,12 +952,18 @@ fn evaluate_value(
         && let Some(k) = kind.as_deref().filter(|k| !k.is_empty())
     {
         PodCarrier::classify(api_version, k).map_err(|e| describe(e.to_string()))?;
+        // Services, Ingresses, claims and Namespaces have guardrails (with a tier) and no pod.
+        let subject = Subject::classify(api_version, k).ok().flatten();
+        let violations = match (&rules.guardrails, subject) {
+            (Some(g), Some(_)) => guardrail_findings(g, value).map_err(describe)?,
+            _ => None,
+        };
         return Ok(Evaluated {
             kind,
             namespace,
             name,
-            applicable: false,
-            violations: Vec::new(),
+            applicable: violations.is_some(),
+            violations: violations.unwrap_or_default(),
             defaulted: Vec::new(),
         });
     }
@@ -949,6 +1000,13 @@ fn evaluate_value(
             violation,
         }));
     }
+    if let Some(g) = &rules.guardrails {
+        violations.extend(
+            guardrail_findings(g, value)
+                .map_err(describe)?
+                .unwrap_or_default(),
+        );
+    }
     Ok(Evaluated {
         kind,
         namespace,
@@ -957,6 +1015,35 @@ fn evaluate_value(
         violations,
         defaulted,
     })
+}
+
+/// The guardrail violations of `value` (`None`: no guardrail reads its kind).
+fn guardrail_findings(
+    (tenant, guardrails): &(String, Guardrails),
+    value: &Value,
+) -> Result<Option<Vec<Finding>>, String> {
+    let object: guardrails::Object<'_> =
+        serde_path_to_error::deserialize(value).map_err(|e| e.to_string())?;
+    let ctx = guardrails::Context {
+        tenant,
+        hosts: None,
+    };
+    let evaluation = guardrails
+        .evaluate(&object, &ctx)
+        .map_err(|e| e.to_string())?;
+    if !evaluation.applicable {
+        return Ok(None);
+    }
+    Ok(Some(
+        evaluation
+            .violations
+            .into_iter()
+            .map(|violation| Finding {
+                policy: Some(GUARDRAILS_POLICY),
+                violation,
+            })
+            .collect(),
+    ))
 }
 
 /// The text report: one line per object, the fields the apiserver would default and the
@@ -981,7 +1068,11 @@ pub fn render_text(report: &Report, rules: &Rules) -> String {
             _ => {}
         }
         if !r.applicable {
-            out.push_str(": not applicable (no pod spec)\n");
+            out.push_str(if rules.guardrails.is_some() {
+                ": not applicable (no pod spec, no guardrail)\n"
+            } else {
+                ": not applicable (no pod spec)\n"
+            });
         } else if r.allowed {
             out.push_str(": allowed\n");
         } else {
@@ -1026,7 +1117,7 @@ pub fn render_text(report: &Report, rules: &Rules) -> String {
             } else {
                 let _ = write!(s, " {}", tier.pod_security_version);
             }
-            s.push_str(", after the LimitRange defaults on bare pods)");
+            s.push_str(", after the LimitRange defaults on bare pods, and the guardrails)");
             s
         }
     };

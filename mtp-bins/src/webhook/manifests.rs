@@ -1,16 +1,14 @@
 //! `mtp-webhook manifests` and `mtp-webhook docs`: generated from the registry, never hand-written.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use mtp_core::{Tier, TierCatalogue};
-use mtp_policy::admission::hooks::NamespaceCache;
 use mtp_policy::admission::{Registry, Target, WebhookDoc, WebhookKind};
 
-use super::serve::registry;
+use super::serve::{HookState, registry};
 
 /// Flags of `mtp-webhook manifests`.
 #[derive(Debug, Clone, Args)]
@@ -36,10 +34,7 @@ pub struct ManifestsArgs {
 /// The registry of the hooks as configured for a platform namespace (no namespace watch needed
 /// to describe them).
 pub fn described_registry(platform_namespace: &str) -> anyhow::Result<Registry> {
-    Ok(registry(
-        platform_namespace,
-        Arc::new(NamespaceCache::default()),
-    )?)
+    Ok(registry(platform_namespace, &HookState::default())?)
 }
 
 /// The target for the flags.
@@ -166,8 +161,78 @@ pub fn docs_markdown(platform_namespace: &str) -> anyhow::Result<String> {
             );
         }
         out.push('\n');
+        if !doc.checks.is_empty() {
+            let _ = writeln!(out, "| check | refuses |\n|---|---|");
+            for check in &doc.checks {
+                let _ = writeln!(out, "| `{}` | {} |", check.id, check.doc.replace('|', "\\|"));
+            }
+            out.push('\n');
+        }
     }
+    out.push_str(&guardrail_defaults());
     Ok(out.trim_end().to_owned())
+}
+
+/// The section "Guardrail settings and tier defaults": each setting of a Tenant's
+/// `spec.guardrails` (and of a tier in the catalogue) with the built-in tiers' values.
+fn guardrail_defaults() -> String {
+    use std::fmt::Write as _;
+    let catalogue = TierCatalogue::default();
+    let mut out = String::from(
+        "## Guardrail settings and tier defaults\n\n\
+         Each tenant's guardrails are its tier's (`guardrails` of a tier in the catalogue, \
+         `--tiers`) with every field its Tenant sets in `spec.guardrails` replacing the tier's. \
+         An absent list allows anything; an empty list allows nothing. The built-in tiers:\n\n",
+    );
+    let tiers: Vec<(Tier, serde_json::Value)> = Tier::ALL
+        .iter()
+        .map(|t| {
+            let value = serde_json::to_value(&catalogue.get(*t).guardrails)
+                .unwrap_or(serde_json::Value::Null);
+            (*t, value)
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "| setting | {} |\n|---|{}",
+        tiers
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        "---|".repeat(tiers.len())
+    );
+    for field in [
+        "allowedRegistries",
+        "requireImagePullAlways",
+        "allowedServiceTypes",
+        "allowedIngressClasses",
+        "allowedIngressHostnames",
+        "allowedStorageClasses",
+        "allowedPriorityClasses",
+        "allowedRuntimeClasses",
+        "nodeSelector",
+        "forbiddenLabels",
+        "forbiddenAnnotations",
+    ] {
+        let cells: Vec<String> = tiers
+            .iter()
+            .map(|(_, v)| match v.get(field) {
+                None => "any".to_owned(),
+                Some(value) => format!("`{value}`"),
+            })
+            .collect();
+        let _ = writeln!(out, "| `{field}` | {} |", cells.join(" | "));
+    }
+    out.push_str(
+        "\n\"any\" means not set: nothing is restricted. For example, a Tenant of a dedicated \
+         node pool that pulls only from its own registry:\n\n```yaml\nspec:\n  guardrails:\n    \
+         allowedRegistries: [ghcr.io/acme, docker.io/library]\n    requireImagePullAlways: true\n    \
+         allowedIngressHostnames: [\"*.acme.example.com\"]\n    nodeSelector: {pool: acme}\n```\n\n\
+         Check manifests against them offline with `mtp-webhook check --tenant tenant.yaml \
+         manifests/`.\n",
+    );
+    out
 }
 
 /// The section "The order a pod meets the checks in a cluster": the apiserver's admission chain

@@ -1,15 +1,24 @@
-//! Keeps the namespace → tenant cache of the `tenant-labels` hook in step with the cluster: a kube
-//! watch on namespaces that carry the `mtp.dev/tenant` label.
+//! Keeps what the hooks know of the cluster in step with it, through kube watches: namespace →
+//! tenant (namespaces that carry the `mtp.dev/tenant` label), tenant → guardrails (Tenants, with
+//! the tier catalogue) and the hosts of every Ingress (for the cross-tenant hostname check).
 
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, ResourceExt as _};
-use mtp_policy::admission::hooks::{NamespaceCache, TENANT_LABEL};
+use mtp_core::{Tenant, TierCatalogue};
+use mtp_policy::admission::hooks::{
+    GuardrailCache, NamespaceCache, TENANT_LABEL, TenantLookup as _,
+};
+use mtp_policy::guardrails::{Guardrails, HostIndex, HostOwner, Object, ingress_hosts};
+use tokio::sync::watch as signal;
 use tracing::{info, warn};
+
+use super::serve::HookState;
 
 fn entry(ns: &Namespace) -> Option<(String, String)> {
     let tenant = ns.labels().get(TENANT_LABEL)?;
@@ -32,14 +41,169 @@ pub fn apply(cache: &NamespaceCache, pending: &mut Vec<(String, String)>, event:
 
 /// Watches tenant namespaces forever, retrying with backoff when the apiserver is away.
 pub async fn watch(client: Client, cache: Arc<NamespaceCache>) {
+    let (synced, _) = signal::channel(false);
+    watch_signalling(client, cache, synced).await;
+}
+
+/// [`watch`], setting `synced` once the first list is in the cache.
+pub async fn watch_signalling(
+    client: Client,
+    cache: Arc<NamespaceCache>,
+    synced: signal::Sender<bool>,
+) {
     let api: Api<Namespace> = Api::all(client);
     let config = watcher::Config::default().labels(TENANT_LABEL);
     let mut stream = watcher::watcher(api, config).default_backoff().boxed();
     let mut pending = Vec::new();
     while let Some(event) = stream.next().await {
         match event {
-            Ok(event) => apply(&cache, &mut pending, event),
+            Ok(event) => {
+                let done = matches!(event, Event::InitDone);
+                apply(&cache, &mut pending, event);
+                if done {
+                    synced.send_replace(true);
+                }
+            }
             Err(e) => warn!(error = %e, "namespace watch failed; retrying"),
+        }
+    }
+}
+
+/// Starts every watch the hooks need: namespaces, Tenants (their guardrails under
+/// `catalogue`) and, once the namespaces are known, Ingresses (their hosts).
+pub fn spawn_watches(client: Client, state: &HookState, catalogue: Arc<TierCatalogue>) {
+    let (synced, mut namespaces_known) = signal::channel(false);
+    tokio::spawn(watch_signalling(
+        client.clone(),
+        state.namespaces.clone(),
+        synced,
+    ));
+    tokio::spawn(watch_tenants(
+        client.clone(),
+        catalogue,
+        state.guardrails.clone(),
+    ));
+    let (namespaces, hosts) = (state.namespaces.clone(), state.hosts.clone());
+    tokio::spawn(async move {
+        // An Ingress is owned by its namespace's tenant: wait until namespaces resolve.
+        if namespaces_known.wait_for(|known| *known).await.is_ok() {
+            watch_ingresses(client, namespaces, hosts).await;
+        }
+    });
+}
+
+/// The compiled guardrails of `tenant`: its tier's from `catalogue` with its own
+/// `spec.guardrails`; when its own do not compile, the tier's alone (logged).
+pub fn tenant_guardrails(tenant: &Tenant, catalogue: &TierCatalogue) -> Arc<Guardrails> {
+    let tier = catalogue.get(tenant.spec.tier);
+    let (guardrails, errors) = tier.guardrails_for(tenant.spec.guardrails.as_ref());
+    if let Some(first) = errors.first() {
+        warn!(
+            tenant = %tenant.name_any(),
+            error = %first,
+            errors = errors.len(),
+            "the tenant's guardrails are invalid; its tier's apply"
+        );
+    }
+    Arc::new(guardrails)
+}
+
+/// Folds one Tenant watch event into the guardrail cache; `pending` holds a relist.
+pub fn apply_tenant(
+    cache: &GuardrailCache,
+    catalogue: &TierCatalogue,
+    pending: &mut Vec<(String, Arc<Guardrails>)>,
+    event: Event<Tenant>,
+) {
+    match event {
+        Event::Init => pending.clear(),
+        Event::InitApply(t) => pending.push((t.name_any(), tenant_guardrails(&t, catalogue))),
+        Event::InitDone => {
+            cache.replace_all(std::mem::take(pending));
+            info!(tenants = cache.len(), "guardrail cache synced");
+        }
+        Event::Apply(t) => cache.set(&t.name_any(), tenant_guardrails(&t, catalogue)),
+        Event::Delete(t) => cache.remove(&t.name_any()),
+    }
+}
+
+/// Watches Tenants forever, keeping each one's compiled guardrails.
+pub async fn watch_tenants(
+    client: Client,
+    catalogue: Arc<TierCatalogue>,
+    cache: Arc<GuardrailCache>,
+) {
+    let api: Api<Tenant> = Api::all(client);
+    let mut stream = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut pending = Vec::new();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(event) => apply_tenant(&cache, &catalogue, &mut pending, event),
+            Err(e) => warn!(error = %e, "tenant watch failed; retrying"),
+        }
+    }
+}
+
+/// The owner and hosts of an Ingress: its namespace's tenant (`""` outside tenant namespaces, so
+/// that no tenant takes a host the platform or another team serves).
+fn ingress_entry(ingress: &Ingress, namespaces: &NamespaceCache) -> (HostOwner, Vec<String>) {
+    let namespace = ingress.namespace().unwrap_or_default();
+    let owner = HostOwner {
+        tenant: namespaces.tenant_of(&namespace).unwrap_or_default(),
+        namespace,
+        name: ingress.name_any(),
+    };
+    // The one reading of an Ingress's hosts, the guardrails' own.
+    let hosts = serde_json::to_vec(ingress)
+        .ok()
+        .and_then(|bytes| {
+            let object: Object<'_> = serde_json::from_slice(&bytes).ok()?;
+            Some(ingress_hosts(&object).into_iter().map(str::to_owned).collect())
+        })
+        .unwrap_or_default();
+    (owner, hosts)
+}
+
+/// Folds one Ingress watch event into the host index; `pending` holds a relist.
+pub fn apply_ingress(
+    hosts: &HostIndex,
+    namespaces: &NamespaceCache,
+    pending: &mut Vec<(HostOwner, Vec<String>)>,
+    event: Event<Ingress>,
+) {
+    match event {
+        Event::Init => pending.clear(),
+        Event::InitApply(i) => pending.push(ingress_entry(&i, namespaces)),
+        Event::InitDone => {
+            hosts.replace_all(std::mem::take(pending));
+            info!(ingresses = hosts.len(), "ingress host index synced");
+        }
+        Event::Apply(i) => {
+            let (owner, list) = ingress_entry(&i, namespaces);
+            let list: Vec<&str> = list.iter().map(String::as_str).collect();
+            hosts.set(&owner.tenant, &owner.namespace, &owner.name, &list);
+        }
+        Event::Delete(i) => hosts.remove(&i.namespace().unwrap_or_default(), &i.name_any()),
+    }
+}
+
+/// Watches every Ingress forever, keeping the host index.
+pub async fn watch_ingresses(
+    client: Client,
+    namespaces: Arc<NamespaceCache>,
+    hosts: Arc<HostIndex>,
+) {
+    let api: Api<Ingress> = Api::all(client);
+    let mut stream = watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut pending = Vec::new();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(event) => apply_ingress(&hosts, &namespaces, &mut pending, event),
+            Err(e) => warn!(error = %e, "ingress watch failed; retrying"),
         }
     }
 }

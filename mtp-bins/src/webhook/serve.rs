@@ -24,8 +24,10 @@ use axum_server::tls_rustls::RustlsConfig;
 use clap::Args;
 use mtp_policy::admission::Registry;
 use mtp_policy::admission::hooks::{
-    DEFAULT_EXEMPT_GROUPS, DEFAULT_EXEMPT_USERS, NamespaceCache, service_account_user,
+    DEFAULT_EXEMPT_GROUPS, DEFAULT_EXEMPT_USERS, GuardrailCache, NamespaceCache,
+    service_account_user,
 };
+use mtp_policy::guardrails::{Guardrails, HostIndex};
 #[cfg(feature = "webhook")]
 use mtp_policy::admission::{AdmissionUid, Outcome};
 #[cfg(feature = "webhook")]
@@ -80,6 +82,10 @@ pub struct ServeArgs {
     /// Watch namespaces through the Kubernetes API to resolve tenants (on by default with --manage).
     #[arg(long, env = "MTP_WATCH_NAMESPACES")]
     pub watch_namespaces: bool,
+    /// A tier catalogue file overriding the built-in tiers (as `mtp-controller --tiers`): the
+    /// tiers' guardrails, which a Tenant's `spec.guardrails` overrides.
+    #[arg(long, env = "MTP_TIERS")]
+    pub tiers: Option<PathBuf>,
     /// How often to look for changed certificate files, in seconds.
     #[arg(long, env = "MTP_CERT_RELOAD_SECONDS", default_value_t = 5)]
     pub cert_reload_seconds: u64,
@@ -378,12 +384,46 @@ impl Server {
     }
 }
 
+/// What the hooks know of the cluster: namespace → tenant, tenant → guardrails, and the hosts of
+/// every tenant's Ingresses, fed by watches (`--watch-namespaces`, `--manage`) or by tests.
+#[derive(Debug, Clone)]
+pub struct HookState {
+    /// Which tenant each namespace belongs to.
+    pub namespaces: Arc<NamespaceCache>,
+    /// Each tenant's compiled guardrails (its tier's with its own).
+    pub guardrails: Arc<GuardrailCache>,
+    /// The hosts of every tenant's Ingresses.
+    pub hosts: Arc<HostIndex>,
+    /// The guardrails applied while a tenant's are not known: the free tier's, the strictest.
+    pub fallback: Arc<Guardrails>,
+}
+
+impl Default for HookState {
+    /// Empty caches; the built-in free tier's guardrails as the fallback.
+    fn default() -> HookState {
+        HookState::with_fallback(&mtp_core::TierCatalogue::default())
+    }
+}
+
+impl HookState {
+    /// Empty caches, with the free tier of `catalogue` as the fallback.
+    pub fn with_fallback(catalogue: &mtp_core::TierCatalogue) -> HookState {
+        let (fallback, _) = catalogue.get(mtp_core::Tier::Free).guardrails_for(None);
+        HookState {
+            namespaces: Arc::default(),
+            guardrails: Arc::default(),
+            hosts: Arc::default(),
+            fallback: Arc::new(fallback),
+        }
+    }
+}
+
 /// The hooks mtp ships, for a platform in `platform_namespace`, with the default identities.
 pub fn registry(
     platform_namespace: &str,
-    namespaces: Arc<NamespaceCache>,
+    state: &HookState,
 ) -> Result<Registry, mtp_policy::admission::RegistryError> {
-    registry_with(platform_namespace, &HookArgs::default(), namespaces)
+    registry_with(platform_namespace, &HookArgs::default(), state)
 }
 
 /// The hooks mtp ships, for a platform in `platform_namespace`, with the identities of `hooks`.
@@ -391,12 +431,13 @@ pub fn registry(
 pub fn registry_with(
     platform_namespace: &str,
     hooks: &HookArgs,
-    namespaces: Arc<NamespaceCache>,
+    state: &HookState,
 ) -> Result<Registry, mtp_policy::admission::RegistryError> {
     use mtp_policy::admission::Webhook;
     use mtp_policy::admission::hooks::{
-        ManagedObjectsHook, NamespaceLabelsHook, PodSecurityHook, ProtectedNamespacesHook,
-        TenantLabelsHook, TenantOwnershipHook, controller_user,
+        GuardrailsHook, ManagedObjectsHook, NamespaceLabelsHook, NodeSelectorHook,
+        PodSecurityHook, ProtectedNamespacesHook, TenantLabelsHook, TenantOwnershipHook,
+        controller_user,
     };
     let controller = hooks.controller_service_account.as_ref().map_or_else(
         || controller_user(platform_namespace),
@@ -404,7 +445,25 @@ pub fn registry_with(
     );
     Registry::new([
         Arc::new(PodSecurityHook::new(platform_namespace)) as Arc<dyn Webhook>,
-        Arc::new(TenantLabelsHook::new(namespaces, platform_namespace)),
+        Arc::new(TenantLabelsHook::new(
+            state.namespaces.clone(),
+            platform_namespace,
+        )),
+        Arc::new(
+            GuardrailsHook::new(
+                state.namespaces.clone(),
+                state.guardrails.clone(),
+                state.fallback.clone(),
+                platform_namespace,
+            )
+            .with_hosts(state.hosts.clone()),
+        ),
+        Arc::new(NodeSelectorHook::new(
+            state.namespaces.clone(),
+            state.guardrails.clone(),
+            state.fallback.clone(),
+            platform_namespace,
+        )),
         Arc::new(
             ProtectedNamespacesHook::new(platform_namespace).with_controller(controller.clone()),
         ),
@@ -497,7 +556,7 @@ mod tests {
         ])
         .unwrap()
         .hooks;
-        let registry = registry_with("mtp-system", &hooks, Arc::default()).unwrap();
+        let registry = registry_with("mtp-system", &hooks, &HookState::default()).unwrap();
         let managed = registry
             .hooks()
             .iter()
@@ -521,8 +580,12 @@ mod tests {
             );
         }
         // The defaults: the platform namespace's mtp-controller and the namespace controller.
-        let defaults = super::registry("mtp-system", Arc::default()).unwrap();
-        let managed = &defaults.hooks()[4];
+        let defaults = super::registry("mtp-system", &HookState::default()).unwrap();
+        let managed = defaults
+            .hooks()
+            .iter()
+            .find(|h| h.name() == "managed-objects.mtp.dev")
+            .unwrap();
         for user in [
             "system:serviceaccount:mtp-system:mtp-controller",
             "system:serviceaccount:kube-system:namespace-controller",

@@ -237,6 +237,18 @@ pub struct WebhookDoc {
     pub match_policy: MatchPolicy,
     /// What it does and why.
     pub doc: String,
+    /// The checks it makes, each with the id its denials name (absent when it lists none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckDoc>,
+}
+
+/// One check a hook makes: the id its denials and metrics name, and what it refuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckDoc {
+    /// The check id (`allowedRegistries`).
+    pub id: String,
+    /// What it refuses.
+    pub doc: String,
 }
 
 impl WebhookDoc {
@@ -253,6 +265,7 @@ impl WebhookDoc {
             timeout_seconds: h.timeout_seconds(),
             match_policy: h.match_policy(),
             doc: h.doc().to_owned(),
+            checks: h.checks(),
         }
     }
 }

@@ -52,7 +52,7 @@ pub use review::{
 };
 
 #[cfg(feature = "admission")]
-pub use config::{Target, WebhookDoc};
+pub use config::{CheckDoc, Target, WebhookDoc};
 #[cfg(feature = "router")]
 pub use router::{AdmissionUid, Observer, Outcome, problem};
 #[cfg(feature = "admission")]

@@ -137,6 +137,10 @@ pub trait Webhook: Send + Sync + 'static {
     }
     /// What it does and why, for the docs.
     fn doc(&self) -> &str;
+    /// The checks it makes, for the docs. Default: none listed.
+    fn checks(&self) -> Vec<super::CheckDoc> {
+        Vec::new()
+    }
     /// The answer to one request.
     fn admit(&self, request: &Request<'_>) -> Response;
     /// The answer to one whole AdmissionReview body, as the router calls it. The default parses

@@ -576,7 +576,8 @@ enum HostMatch {
 ///   also covers `docker.io/library/nginx/...`).
 /// - `bitnami/` or `docker.io/bitnami/`: with a trailing `/`, a one-component Docker Hub path is
 ///   a namespace, `docker.io/bitnami`, not the official image `docker.io/library/bitnami`.
-///   (Elsewhere a trailing `/` changes nothing.)
+///   (Elsewhere a trailing `/` changes nothing.) `docker.io/library` and `library` are the
+///   namespace of the official images either way.
 /// - `*.gcr.io`: any registry under `gcr.io`, at any depth, not `gcr.io` itself; a path prefix
 ///   may follow (`*.gcr.io/acme`). A port must be written to be matched (`*.corp:5000`).
 ///
@@ -598,6 +599,11 @@ enum HostMatch {
 /// assert!(gcr.matches(&ImageRef::parse("eu.gcr.io/p/app")?));
 /// assert!(!gcr.matches(&ImageRef::parse("gcr.io/p/app")?));
 /// assert!(RegistryPattern::parse("nginx:1.25").is_err());
+///
+/// let official = RegistryPattern::parse("docker.io/library")?;
+/// assert_eq!(official.as_str(), "docker.io/library/");
+/// assert!(official.matches(&ImageRef::parse("redis:7")?));
+/// assert!(!official.matches(&ImageRef::parse("bitnami/redis")?));
 /// # Ok::<(), mtp_policy::guardrails::ImageRefError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -664,8 +670,10 @@ impl RegistryPattern {
             return Err(ImageRefError::PatternHasTagOrDigest(entry.to_owned()));
         }
         let split = split_name(body).map_err(|host| invalid_host(entry, host))?;
-        // A trailing '/' makes a one-component Docker Hub path a namespace, not an official image.
-        let official = split.official && !namespace;
+        // A trailing '/' makes a one-component Docker Hub path a namespace, not an official image;
+        // so does `library` itself (`docker.io/library`: every official image, never the
+        // image `library/library`).
+        let official = split.official && !namespace && split.remote != OFFICIAL_NAMESPACE;
         validate_path(entry, split.remote, official)?;
         let host = split.domain.to_ascii_lowercase();
         // A registry that is one only by its upper case (`Docker/x`) is shown as written, so
@@ -1193,7 +1201,7 @@ mod tests {
             ("nginx", "docker.io/library/nginx"),
             ("docker.io/nginx", "docker.io/library/nginx"),
             ("index.docker.io/nginx", "docker.io/library/nginx"),
-            ("docker.io/library", "docker.io/library/library"),
+            ("docker.io/library", "docker.io/library/"),
             ("docker.io/library/", "docker.io/library/"),
             ("library/", "docker.io/library/"),
             ("bitnami/", "docker.io/bitnami/"),
@@ -1273,6 +1281,8 @@ mod tests {
             ("nginx", "docker.io/library/nginx:1.25"),
             ("docker.io/nginx", "index.docker.io/library/nginx"),
             ("docker.io/library", "docker.io/library/library"),
+            ("docker.io/library", "nginx"),
+            ("library", "redis:7"),
             ("library/", "nginx"),
             ("docker.io/library/", "redis:7"),
             ("bitnami/", "bitnami/redis"),
@@ -1303,7 +1313,7 @@ mod tests {
             ("nginx", "ghcr.io/library/nginx"),
             ("docker.io/bitnami/", "nginx"),
             ("bitnami/", "bitnami"), // the official image docker.io/library/bitnami
-            ("docker.io/library", "nginx"),
+            ("docker.io/library", "bitnami/redis"),
             ("library/", "user/app"),
             ("registry.local:5000/team", "registry.local/team/app"),
             ("registry.local:5000/team", "registry.local:5001/team/app"),

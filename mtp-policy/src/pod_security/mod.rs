@@ -306,7 +306,7 @@ impl PodCarrier {
         }
     }
 
-    fn paths(self) -> (&'static str, &'static str) {
+    pub(crate) fn paths(self) -> (&'static str, &'static str) {
         match self {
             PodCarrier::Pod => ("metadata", "spec"),
             PodCarrier::PodTemplate => ("template.metadata", "template.spec"),
@@ -319,7 +319,7 @@ impl PodCarrier {
     }
 }
 
-fn group_of(api_version: &str) -> &str {
+pub(crate) fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
 

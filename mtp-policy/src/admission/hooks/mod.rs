@@ -9,8 +9,11 @@
 //! | `protected-namespaces.mtp.dev` | validating | Ignore | writes in and of kube-system, kube-public, kube-node-lease, default and the platform namespace | it guards the platform itself: failing closed would lock the platform out during an outage; RBAC stays the first line |
 //! | `namespace-labels.mtp.dev` | validating | Fail | CREATE and UPDATE of namespaces whose old or new object carries `mtp.dev/tenant` (objectSelector), the protected namespaces excluded | a spoofed `mtp.dev/tenant` label would bypass NetworkPolicy isolation; namespaces without the label are never selected, so anyone RBAC allows creates, changes and deletes them during an outage |
 //! | `managed-objects.mtp.dev` | validating | Fail | UPDATE and DELETE of the NetworkPolicies, LimitRanges, ResourceQuotas and RoleBindings labelled `app.kubernetes.io/managed-by=mtp` in tenant namespaces | letting a tenant delete `tenant-isolation` or the platform's RoleBindings would break isolation; a tenant's own objects are not selected |
+//! | `guardrails.mtp.dev` | validating | Fail | pod, workload, Service, Ingress and PersistentVolumeClaim writes in tenant namespaces | a tenant must not get around its registries, Service types, hostnames, classes or node pool during an outage; only tenant namespaces are selected |
+//! | `node-selector.mtp.dev` | mutating | Fail | pod CREATE in tenant namespaces | a pod that missed its tenant's nodeSelector would run on shared nodes; only tenant namespaces are selected |
 //! | `tenant-ownership.mtp.dev` | validating | Ignore | UPDATE and DELETE of Tenants labelled `app.kubernetes.io/managed-by=mtp` | only cluster administrators write Tenants, and the store sync re-applies a changed spec within seconds |
 
+mod guardrails;
 mod managed;
 mod namespaces;
 mod pod_security;
@@ -19,6 +22,9 @@ mod tenant_labels;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 
+pub use guardrails::{
+    GuardrailCache, GuardrailLookup, GuardrailsHook, NodeSelectorHook, is_control_plane,
+};
 pub use managed::{
     DEFAULT_EXEMPT_GROUPS, DEFAULT_EXEMPT_USERS, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
     ManagedObjectsHook, STORE_ID_ANNOTATION, TenantOwnershipHook, controller_user,
@@ -29,8 +35,7 @@ pub use pod_security::PodSecurityHook;
 pub use protected::{NamespaceLabelsHook, ProtectedNamespacesHook};
 pub use tenant_labels::TenantLabelsHook;
 
-/// The label that says which tenant a namespace (and what runs in it) belongs to.
-pub const TENANT_LABEL: &str = "mtp.dev/tenant";
+pub use crate::TENANT_LABEL;
 
 /// The label the apiserver sets on every namespace to its name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
