@@ -621,8 +621,13 @@ async fn kid_miss_storm_fetches_at_most_once_per_cooldown() {
     let server = JwksServer::start(keys.jwks()).await;
     let mut c = OidcConfig::new(ISSUER, AUD);
     c.key_source = KeySource::JwksUrl(format!("{}/jwks", server.url));
-    c.refresh_cooldown = Duration::from_secs(2);
+    let cooldown = Duration::from_secs(2);
+    c.refresh_cooldown = cooldown;
     let a = Arc::new(OidcAuthenticator::new(c).unwrap());
+    // At most one fetch per cooldown since the start: one, unless a loaded machine makes the
+    // waves below outlast a cooldown.
+    let start = std::time::Instant::now();
+    let at_most = || 1 + (start.elapsed().as_millis() / cooldown.as_millis()) as u64;
     // First use: keys are fetched once, however many requests arrive together.
     let tasks: Vec<_> = first_wave
         .into_iter()
@@ -636,7 +641,7 @@ async fn kid_miss_storm_fetches_at_most_once_per_cooldown() {
         ok += usize::from(t.await.unwrap());
     }
     assert_eq!(ok, 25);
-    assert_eq!(server.fetches(), 1);
+    assert!(server.fetches() >= 1 && server.fetches() <= at_most());
     // A storm of unknown kids within the cooldown: no more fetches, and a user with a good
     // token keeps being served in the middle of it.
     for (i, t) in storm.iter().enumerate() {
@@ -651,11 +656,16 @@ async fn kid_miss_storm_fetches_at_most_once_per_cooldown() {
             );
         }
     }
-    assert_eq!(server.fetches(), 1);
+    assert!(
+        server.fetches() <= at_most(),
+        "{} fetches",
+        server.fetches()
+    );
     // After the cooldown one miss refreshes once more.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
+    let before = server.fetches();
     assert!(a.verify(&after).await.is_err());
-    assert_eq!(server.fetches(), 2);
+    assert_eq!(server.fetches(), before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
