@@ -32,7 +32,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{
-    LimitRange, Namespace, Pod, ResourceQuota, Secret, ServiceAccount,
+    LimitRange, Namespace, Pod, ResourceQuota, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -116,6 +116,7 @@ async fn scenario(suite: &mut Suite, report: &mut Report) -> anyhow::Result<()> 
     suite.drift_is_repaired(report, &tenants.own).await;
     suite.tenant_admin_is_contained(report, &tenants).await?;
     suite.tenant_label_cannot_be_spoofed(report, &tenants).await;
+    suite.guardrails_are_enforced(report, &tenants).await;
     suite
         .deleting_tenants_removes_namespaces(report, &tenants)
         .await;
@@ -596,6 +597,7 @@ impl Suite {
                 egress: None,
                 namespaces: to_vec(extra),
                 quota: None,
+                guardrails: None,
             },
         );
         tenant.metadata.labels = Some(BTreeMap::from([(
@@ -1114,6 +1116,113 @@ impl Suite {
     }
 
     /// Step 8: Only the controller sets a namespace's tenant label.
+    /// The tenant's guardrails through the real apiserver (dry runs, as the tenant admin): a
+    /// Service with `externalIPs` is refused by `guardrails.mtp.dev` and a ClusterIP one is
+    /// allowed; once the Tenant's `spec.guardrails` name a registry and a nodeSelector (the
+    /// webhook learns it through its watch of Tenants), a pod from another registry is refused
+    /// and an allowed pod comes back with the nodeSelector `node-selector.mtp.dev` added.
+    async fn guardrails_are_enforced(&mut self, report: &mut Report, tenants: &Tenants) {
+        if let Err(e) = self.guardrail_checks(report, tenants).await {
+            report.fail("the tenant's guardrails are enforced", &format!("{e:#}"));
+        }
+    }
+
+    async fn guardrail_checks(
+        &mut self,
+        report: &mut Report,
+        tenants: &Tenants,
+    ) -> anyhow::Result<()> {
+        let alice = self
+            .impersonating(ADMIN_USER, &["system:authenticated"])
+            .await?;
+        let namespace = tenants.own.primary().to_owned();
+        let hook = RefusedBy::Webhook("guardrails.mtp.dev".to_owned());
+        let services: Api<Service> = Api::namespaced(alice.clone(), &namespace);
+        let service = |name: &str, spec: Value| -> anyhow::Result<Service> {
+            serde_json::from_value(json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name}, "spec": spec}))
+            .context("the test Service does not deserialize")
+        };
+        let external = service(
+            "e2e-external-ips",
+            json!({"ports": [{"port": 80}], "externalIPs": ["203.0.113.10"]}),
+        )?;
+        report.check(
+            "tenant admin cannot create a Service with externalIPs (CVE-2020-8554)",
+            refused(
+                services.create(&dry_run(), &external).await,
+                std::slice::from_ref(&hook),
+            ),
+        );
+        let plain = service("e2e-cluster-ip", json!({"ports": [{"port": 80}]}))?;
+        report.check(
+            "tenant admin creates a ClusterIP Service",
+            allowed("create", services.create(&dry_run(), &plain).await),
+        );
+
+        // The platform admin gives the tenant a registry list and a node pool.
+        let tenants_api: Api<Tenant> = Api::all(self.admin.clone());
+        tenants_api
+            .patch(
+                &tenants.own.name,
+                &PatchParams::default(),
+                &merge(json!({"spec": {"guardrails": {
+                    "allowedRegistries": ["registry.k8s.io"],
+                    "nodeSelector": {"e2e-pool": "own"},
+                }}})),
+            )
+            .await
+            .context("cannot set the Tenant's spec.guardrails")?;
+        let pods: Api<Pod> = Api::namespaced(alice, &namespace);
+        let foreign = pod("e2e-foreign-image", |p| {
+            p["spec"]["containers"][0]["image"] = json!("quay.io/someone/app:1");
+        })?;
+        let refusal = wait::until(
+            "the webhook to apply the Tenant's new guardrails",
+            WEBHOOK_EFFECTIVE,
+            || {
+                let (pods, foreign) = (pods.clone(), foreign.clone());
+                async move {
+                    Ok(match pods.create(&dry_run(), &foreign).await {
+                        Ok(_) => Poll::Pending("the foreign image is still allowed".to_owned()),
+                        Err(e) => Poll::Ready(Err::<Pod, _>(e)),
+                    })
+                }
+            },
+        )
+        .await?;
+        report.check(
+            "a pod from a registry the tenant may not use is refused",
+            refused(refusal, &[hook]).and_then(|r| {
+                if r.contains("allowedRegistries") {
+                    Ok(r)
+                } else {
+                    Err(format!("the refusal does not name allowedRegistries: {r}"))
+                }
+            }),
+        );
+        let allowed_pod = pod("e2e-allowed-image", |_| {})?;
+        let created = pods.create(&dry_run(), &allowed_pod).await;
+        report.check(
+            "an allowed pod gets the tenant's nodeSelector",
+            match created {
+                Ok(p) => {
+                    let selector = p.spec.and_then(|s| s.node_selector).unwrap_or_default();
+                    if selector.get("e2e-pool").map(String::as_str) == Some("own") {
+                        Ok(format!("nodeSelector {selector:?}"))
+                    } else {
+                        Err(format!("the pod came back with nodeSelector {selector:?}"))
+                    }
+                }
+                Err(e) => Err(format!(
+                    "expected the pod to be allowed; the cluster answered {}",
+                    api_error_text(&e)
+                )),
+            },
+        );
+        Ok(())
+    }
+
     async fn tenant_label_cannot_be_spoofed(&mut self, report: &mut Report, tenants: &Tenants) {
         if let Err(e) = self.label_checks(report, tenants).await {
             report.fail("the tenant label cannot be spoofed", &format!("{e:#}"));

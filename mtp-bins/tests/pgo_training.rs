@@ -5,13 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use mtp_bins::webhook::serve::registry;
-use mtp_policy::admission::hooks::NamespaceCache;
+use mtp_bins::webhook::serve::{HookState, registry};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -31,7 +29,7 @@ fn reviews(root: &Path) -> Vec<std::path::PathBuf> {
 
 #[tokio::test]
 async fn every_training_review_gets_the_answer_its_name_gives() {
-    let registry = registry("mtp-system", Arc::new(NamespaceCache::default())).unwrap();
+    let registry = registry("mtp-system", &HookState::default()).unwrap();
     let root = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../deploy/pgo/reviews"

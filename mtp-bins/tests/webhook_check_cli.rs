@@ -360,7 +360,7 @@ fn tier_pro_refuses_what_pod_security_admission_refuses() {
             "{stdout}"
         );
         assert!(
-            stdout.ends_with(&format!("1 object checked against tier {tier} (the mtp profile and Pod Security restricted latest, after the LimitRange defaults on bare pods): 0 allowed, 1 denied, 0 not applicable\n")),
+            stdout.ends_with(&format!("1 object checked against tier {tier} (the mtp profile and Pod Security restricted latest, after the LimitRange defaults on bare pods, and the guardrails): 0 allowed, 1 denied, 0 not applicable\n")),
             "{stdout}"
         );
         assert!(!stdout.contains("note:"), "{stdout}");
@@ -712,7 +712,7 @@ fn without_a_tier_the_report_says_what_was_not_applied() {
     assert_eq!(
         text(&out.stdout),
         format!(
-            "{} [0] Pod team-a/web: allowed\n1 object checked against the mtp profile: 1 allowed, 0 denied, 0 not applicable\nnote: no --tier or --tenant given: the tier's Pod Security level and LimitRange defaults were not applied\n",
+            "{} [0] Pod team-a/web: allowed\n1 object checked against the mtp profile: 1 allowed, 0 denied, 0 not applicable\nnote: no --tier or --tenant given: the tier's Pod Security level, LimitRange defaults and guardrails were not applied\n",
             p(&pod)
         )
     );
@@ -721,7 +721,7 @@ fn without_a_tier_the_report_says_what_was_not_applied() {
     assert_eq!(report["tier"], Value::Null);
     assert_eq!(
         report["notApplied"],
-        json!(["podSecurityLevel", "limitRangeDefaults"])
+        json!(["podSecurityLevel", "limitRangeDefaults", "guardrails"])
     );
     assert!(
         report["results"][0].get("defaulted").is_none(),
@@ -734,7 +734,8 @@ fn without_a_tier_the_report_says_what_was_not_applied() {
     assert_eq!(
         report["tier"],
         json!({"name": "pro", "catalogue": null, "podSecurity": "restricted", "podSecurityVersion": "latest",
-               "limitRange": {"default": {"cpu": "1", "memory": "1Gi"}, "defaultRequest": {"cpu": "250m", "memory": "256Mi"}}})
+               "limitRange": {"default": {"cpu": "1", "memory": "1Gi"}, "defaultRequest": {"cpu": "250m", "memory": "256Mi"}},
+               "guardrails": {"allowedServiceTypes": ["LoadBalancer"], "forbiddenLabels": ["mtp.dev/*"], "forbiddenAnnotations": ["mtp.dev/*"]}})
     );
     assert_eq!(
         report["results"][0]["violations"][0]["policy"],
@@ -769,4 +770,114 @@ fn a_request_above_the_default_limit_is_refused_like_the_apiserver_does() {
         json_report(&out)["results"][0]["violations"][0]["check"],
         "limits"
     );
+}
+
+const GUARDED_TENANT: &str = r#"apiVersion: mtp.dev/v1alpha1
+kind: Tenant
+metadata: {name: acme}
+spec:
+  displayName: Acme
+  tier: pro
+  ownerEmail: ops@acme.example.com
+  guardrails:
+    allowedRegistries: [ghcr.io/acme]
+    allowedIngressHostnames: ["*.acme.example.com"]
+"#;
+
+#[test]
+fn a_tenants_guardrails_offline() {
+    let tenant = temp_file("guarded-tenant.yaml", GUARDED_TENANT.as_bytes());
+    let ingress = temp_file(
+        "guarded-ingress.yaml",
+        b"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: shop}\nspec:\n  rules:\n  - host: shop.example.org\n",
+    );
+    let service = temp_file(
+        "guarded-service.yaml",
+        b"apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {type: NodePort, ports: [{port: 80}]}\n",
+    );
+    let fine = temp_file(
+        "guarded-fine.yaml",
+        b"apiVersion: v1\nkind: Service\nmetadata: {name: ok, namespace: shop}\nspec: {type: LoadBalancer}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+    );
+    let out = run(
+        &[
+            "check",
+            "--tenant",
+            p(&tenant),
+            p(&ingress),
+            p(&service),
+            p(&fine),
+        ],
+        None,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    let expected = format!(
+        "{ing} [0] Ingress shop/web: denied, 1 violation
+    host shop.example.org is not allowed for this tenant; allowed: *.acme.example.com [guardrails:allowedIngressHostnames]
+        at spec.rules[0].host
+{svc} [0] Service shop/web: denied, 1 violation
+    Service type NodePort is not allowed for tenant acme; allowed: ClusterIP, LoadBalancer [guardrails:allowedServiceTypes]
+        at spec.type
+{fine} [0] Service shop/ok: allowed
+{fine} [1] ConfigMap c: not applicable (no pod spec, no guardrail)
+4 objects checked against tier pro of tenant acme (the mtp profile and Pod Security restricted latest, after the LimitRange defaults on bare pods, and the guardrails): 1 allowed, 2 denied, 1 not applicable
+",
+        ing = p(&ingress),
+        svc = p(&service),
+        fine = p(&fine),
+    );
+    assert_eq!(stdout, expected);
+
+    // The registries of the tenant apply to pods and workloads, beside pod security.
+    let deploy = GOOD_POD.replace("image: nginx", "image: quay.io/someone/nginx");
+    let pod = temp_file("guarded-pod.yaml", deploy.as_bytes());
+    let out = run(
+        &["check", "--tenant", p(&tenant), "-o", "json", p(&pod)],
+        None,
+    );
+    let report = json_report(&out);
+    let violations = report["results"][0]["violations"].as_array().unwrap();
+    let guardrail = violations
+        .iter()
+        .find(|v| v["policy"] == "guardrails")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(guardrail["check"], "allowedRegistries");
+    assert_eq!(guardrail["path"], "spec.containers[0].image");
+    assert_eq!(
+        report["tier"]["guardrails"]["allowedRegistries"],
+        json!(["ghcr.io/acme"]),
+        "the effective settings are reported"
+    );
+    assert_eq!(
+        report["tier"]["guardrails"]["allowedServiceTypes"],
+        json!(["LoadBalancer"]),
+        "the tier's, where the tenant sets nothing"
+    );
+}
+
+#[test]
+fn invalid_guardrails_are_an_input_error_naming_each_field() {
+    let bad = GUARDED_TENANT.replace(
+        "allowedRegistries: [ghcr.io/acme]",
+        "allowedRegistries: [ghcr.io/acme, \"nginx:1.25\"]\n    forbiddenLabels: [\"*\"]",
+    );
+    let tenant = temp_file("bad-guardrails-tenant.yaml", bad.as_bytes());
+    let pod = temp_file("bad-guardrails-pod.yaml", GOOD_POD.as_bytes());
+    let out = run(&["check", "--tenant", p(&tenant), p(&pod)], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--tenant {}: invalid guardrails: spec.guardrails.allowedRegistries.1: ",
+            p(&tenant)
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nginx:1.25"), "{stderr}");
+    assert!(
+        stderr.contains("spec.guardrails.forbiddenLabels.0: "),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing is checked");
 }

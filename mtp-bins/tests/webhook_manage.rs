@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use http::{Method, Request, Response};

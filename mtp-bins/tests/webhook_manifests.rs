@@ -128,6 +128,8 @@ fn docs_describe_every_hook() {
         [
             "pod-security.mtp.dev",
             "tenant-labels.mtp.dev",
+            "guardrails.mtp.dev",
+            "node-selector.mtp.dev",
             "protected-namespaces.mtp.dev",
             "namespace-labels.mtp.dev",
             "managed-objects.mtp.dev",

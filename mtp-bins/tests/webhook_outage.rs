@@ -169,13 +169,22 @@ fn cases() -> Vec<Case> {
         case(
             "create a pod in `tenant-acme`",
             in_tenant(Create, "", "pods").with_new(labels(&[("app", "web")])),
-            &["pod-security (Fail)", "tenant-labels (Ignore)"],
+            &[
+                "pod-security (Fail)",
+                "tenant-labels (Ignore)",
+                "guardrails (Fail)",
+                "node-selector (Fail)",
+            ],
             true,
         ),
         case(
             "create a Deployment in `tenant-acme`",
             in_tenant(Create, "apps", "deployments").with_new(labels(&[("app", "web")])),
-            &["pod-security (Fail)", "tenant-labels (Ignore)"],
+            &[
+                "pod-security (Fail)",
+                "tenant-labels (Ignore)",
+                "guardrails (Fail)",
+            ],
             true,
         ),
         case(
@@ -184,8 +193,40 @@ fn cases() -> Vec<Case> {
                 .on_subresource("ephemeralcontainers")
                 .with_old(labels(&[]))
                 .with_new(labels(&[])),
-            &["pod-security (Fail)"],
+            &["pod-security (Fail)", "guardrails (Fail)"],
             true,
+        ),
+        case(
+            "create a Service in `tenant-acme`",
+            in_tenant(Create, "", "services").with_new(labels(&[("app", "web")])),
+            &["guardrails (Fail)"],
+            true,
+        ),
+        case(
+            "change an Ingress in `tenant-acme`",
+            in_tenant(Update, "networking.k8s.io", "ingresses")
+                .with_old(labels(&[]))
+                .with_new(labels(&[])),
+            &["guardrails (Fail)"],
+            true,
+        ),
+        case(
+            "create a PersistentVolumeClaim in `tenant-acme`",
+            in_tenant(Create, "", "persistentvolumeclaims").with_new(labels(&[])),
+            &["guardrails (Fail)"],
+            true,
+        ),
+        case(
+            "delete a Service in `tenant-acme`",
+            in_tenant(Delete, "", "services").with_old(labels(&[])),
+            &[],
+            false,
+        ),
+        case(
+            "create a ConfigMap in `tenant-acme`",
+            in_tenant(Create, "", "configmaps").with_new(labels(&[])),
+            &[],
+            false,
         ),
         case(
             "delete a pod in `tenant-acme`",
@@ -447,7 +488,7 @@ fn while_the_webhook_is_down() {
         .map(Matcher::from)
         .collect();
     hooks.extend(mutating.webhooks.iter().flatten().map(Matcher::from));
-    assert_eq!(hooks.len(), 6, "every hook is in a configuration");
+    assert_eq!(hooks.len(), 8, "every hook is in a configuration");
 
     let mut rows = Vec::new();
     let mut failures = Vec::new();

@@ -51,8 +51,7 @@ struct Running {
 }
 
 async fn start(args: &ServeArgs) -> Running {
-    let registry = registry(&args.platform_namespace, &HookState::default())
-    .unwrap();
+    let registry = registry(&args.platform_namespace, &HookState::default()).unwrap();
     let server = Server::bind(args, &registry).await.unwrap();
     let (tls, probe) = (server.tls_addr().unwrap(), server.probe_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

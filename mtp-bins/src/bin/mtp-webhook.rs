@@ -8,8 +8,8 @@ use clap::{Parser, Subcommand};
 use mtp_bins::telemetry::{self, LogFormat};
 use mtp_bins::webhook::check::{self, CheckArgs};
 use mtp_bins::webhook::manifests::{self, ManifestsArgs};
-use mtp_bins::webhook::serve::{self, ServeArgs, Server};
 use mtp_bins::webhook::serve::HookState;
+use mtp_bins::webhook::serve::{self, ServeArgs, Server};
 use mtp_core::TierCatalogue;
 use std::sync::Arc;
 

@@ -65,11 +65,42 @@ pub fn render_str(
         let yaml = plan
             .to_yaml()
             .map_err(|e| CliError::Other(format!("{origin}: {e}")))?;
+        out.push_str(&guardrails_comment(&tenant, catalogue, origin)?);
         out.push_str(&yaml);
         count += 1;
     }
     if count == 0 {
         return Err(CliError::Input(format!("{origin}: no Tenant in the file")));
+    }
+    Ok(out)
+}
+
+/// The tenant's effective guardrails (what `guardrails.mtp.dev` enforces in its namespaces) as
+/// a YAML comment, so the output stays something `kubectl apply -f -` takes.
+fn guardrails_comment(
+    tenant: &Tenant,
+    catalogue: &TierCatalogue,
+    origin: &str,
+) -> Result<String, CliError> {
+    let tier = tenant.spec.tier;
+    let settings = catalogue
+        .get(tier)
+        .guardrail_settings(tenant.spec.guardrails.as_ref());
+    let yaml =
+        serde_yaml::to_string(&settings).map_err(|e| CliError::Other(format!("{origin}: {e}")))?;
+    let source = if tenant.spec.guardrails.is_some() {
+        format!("tier {tier}'s, with its spec.guardrails")
+    } else {
+        format!("tier {tier}'s")
+    };
+    let mut out = format!(
+        "# Tenant {}: guardrails enforced in its namespaces ({source}):\n",
+        tenant.metadata.name.as_deref().unwrap_or_default()
+    );
+    for line in yaml.lines().filter(|l| *l != "{}") {
+        out.push_str("#   ");
+        out.push_str(line);
+        out.push('\n');
     }
     Ok(out)
 }
@@ -151,11 +182,28 @@ mod tests {
     const OK: &str = "apiVersion: mtp.dev/v1alpha1\nkind: Tenant\nmetadata:\n  name: acme\nspec:\n  displayName: Acme\n  tier: pro\n  ownerEmail: o@acme.io\n  admins: [alice]\n";
 
     #[test]
+    fn shows_the_effective_guardrails_as_a_comment() {
+        let yaml = "apiVersion: mtp.dev/v1alpha1\nkind: Tenant\nmetadata: {name: acme}\nspec:\n  displayName: Acme\n  tier: pro\n  ownerEmail: a@example.com\n  guardrails: {allowedRegistries: [ghcr.io/acme]}\n";
+        let out = render(yaml).unwrap();
+        assert!(
+            out.starts_with("# Tenant acme: guardrails enforced in its namespaces (tier pro's, with its spec.guardrails):\n#   allowedRegistries:\n#   - ghcr.io/acme\n#   allowedServiceTypes:\n#   - LoadBalancer\n"),
+            "{out}"
+        );
+        let bad = yaml.replace("ghcr.io/acme", "'ghcr.io/acme:v1'");
+        let err = render(&bad).unwrap_err();
+        assert!(
+            err.contains("spec.guardrails.allowedRegistries[0]"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn renders_with_placeholder_uid() {
         let y = render(OK).unwrap();
         assert!(y.contains("name: tenant-acme"));
         assert!(y.contains(PLACEHOLDER_UID));
-        assert!(y.starts_with("---\n"));
+        assert!(y.starts_with("# Tenant acme: guardrails enforced in its namespaces (tier pro's):\n"));
+        assert!(y.contains("\n---\napiVersion: v1\nkind: Namespace\n"), "{y}");
     }
 
     #[test]

@@ -327,12 +327,11 @@ impl Rules {
         let guardrail_settings = catalogue
             .get(tier)
             .guardrail_settings(own_guardrails.as_ref());
-        let compiled = Guardrails::compile(&guardrail_settings).map_err(|errors| {
-            SetupError::Guardrails {
+        let compiled =
+            Guardrails::compile(&guardrail_settings).map_err(|errors| SetupError::Guardrails {
                 tier_flag: tier_flag.clone(),
                 errors,
-            }
-        })?;
+            })?;
         let guardrails_tenant = tenant_name
             .clone()
             .unwrap_or_else(|| format!("(any of tier {tier})"));
@@ -446,7 +445,13 @@ fn tier_probe(tier: Tier) -> Tenant {
 fn join_errors(errors: &[guardrails::SettingError]) -> String {
     let all: Vec<String> = errors
         .iter()
-        .map(|e| format!("spec.guardrails{}: {}", e.pointer.replace('/', "."), e.message))
+        .map(|e| {
+            format!(
+                "spec.guardrails{}: {}",
+                e.pointer.replace('/', "."),
+                e.message
+            )
+        })
         .collect();
     all.join("; ")
 }

@@ -164,7 +164,12 @@ pub fn docs_markdown(platform_namespace: &str) -> anyhow::Result<String> {
         if !doc.checks.is_empty() {
             let _ = writeln!(out, "| check | refuses |\n|---|---|");
             for check in &doc.checks {
-                let _ = writeln!(out, "| `{}` | {} |", check.id, check.doc.replace('|', "\\|"));
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} |",
+                    check.id,
+                    check.doc.replace('|', "\\|")
+                );
             }
             out.push('\n');
         }
@@ -218,14 +223,39 @@ fn guardrail_defaults() -> String {
         let cells: Vec<String> = tiers
             .iter()
             .map(|(_, v)| match v.get(field) {
-                None => "any".to_owned(),
+                None => "not set".to_owned(),
                 Some(value) => format!("`{value}`"),
             })
             .collect();
         let _ = writeln!(out, "| `{field}` | {} |", cells.join(" | "));
     }
     out.push_str(
-        "\n\"any\" means not set: nothing is restricted. For example, a Tenant of a dedicated \
+        "\n\"not set\": nothing is restricted (`requireImagePullAlways`: false).\n\n\
+         How values are read:\n\n\
+         - **Registries**: `ghcr.io/acme` is that repository path and everything below it \
+         (`ghcr.io/acme/app`, not `ghcr.io/acmecorp/app`); `docker.io` or `registry.local:5000` a \
+         whole registry (a port must be written to match); `*.gcr.io` any registry under gcr.io; \
+         `nginx` and `docker.io/nginx` the official image `docker.io/library/nginx`, as the \
+         runtimes read an image name; `bitnami/` or `docker.io/bitnami/` (a trailing `/`) the \
+         Docker Hub namespace bitnami; `docker.io/library` every official image. Images are \
+         normalised the same way (`index.docker.io` is `docker.io`; tags and digests are \
+         accepted); an image that is no valid reference is refused.\n\
+         - **Hostnames**: exact (`shop.example.com`, case-insensitive) or `*.acme.example.com`, any \
+         host under acme.example.com at any depth (wildcard Ingress hosts included), never \
+         acme.example.com itself.\n\
+         - **Label and annotation keys**: `example.com/key` exact, `example.com/*` any key with \
+         that prefix, `*.example.com/*` any prefix under example.com; `*` alone is refused. The \
+         `mtp.dev/tenant` label with the tenant's own name is always allowed (mtp sets it), and \
+         the control plane's own identities (kubelets, kube-system ServiceAccounts, the controller \
+         manager, the scheduler) are not held to these two rules: they set keys of their own.\n\
+         - **Classes**: a StorageClass or IngressClass list refuses an object naming none (the \
+         apiserver has put the cluster's default class in before webhooks run, so none means the \
+         cluster has no default); PriorityClass and RuntimeClass lists allow naming none.\n\
+         - **Updates** are refused only for violations the old object did not already have, so \
+         objects made before a rule was set can still be changed, fixed or deleted.\n\
+         - **A tenant whose guardrails are not loaded yet** (the webhook's watch of Tenants lags) \
+         gets the free tier's, with a warning.\n\n\
+         For example, a Tenant of a dedicated \
          node pool that pulls only from its own registry:\n\n```yaml\nspec:\n  guardrails:\n    \
          allowedRegistries: [ghcr.io/acme, docker.io/library]\n    requireImagePullAlways: true\n    \
          allowedIngressHostnames: [\"*.acme.example.com\"]\n    nodeSelector: {pool: acme}\n```\n\n\
@@ -285,15 +315,18 @@ fn admission_order(docs: &[WebhookDoc]) -> String {
          order offline: bare Pods first get the resources the apiserver fills in (requests from \
          limits, then the tier's LimitRange defaults); workloads are checked as written, and so \
          are the objects of AdmissionReviews, which the apiserver sends after the mutating phase. \
-         Then every object must pass both the tier's Pod Security level and the `mtp` profile of \
-         `pod-security.mtp.dev`; each violation names its policy (`[restricted:runAsNonRoot]`, \
-         `[mtp:limits]`, a `policy` field in JSON). A workload that breaks the tier's level is \
+         Then every object must pass the tier's Pod Security level, the `mtp` profile of \
+         `pod-security.mtp.dev` and the tenant's guardrails (`guardrails.mtp.dev`: the tier's, with \
+         the `--tenant`'s `spec.guardrails`; Services, Ingresses, claims and Namespaces are checked \
+         against them too); each violation names its policy (`[restricted:runAsNonRoot]`, \
+         `[mtp:limits]`, `[guardrails:allowedRegistries]`, a `policy` field in JSON). A workload that breaks the tier's level is \
          reported as denied, since none of its pods would be admitted. Of the validation of the \
          object (step 2) it repeats the part defaulting can break: a bare Pod's request above its \
          limit is reported as `[apiserver:requestWithinLimit]`. Offline it cannot know the \
-         namespace's quota usage, nor what webhooks other than mtp's decide. Without a tier, \
-         `check` applies one profile (`--profile`, `mtp` by default) and says that the tier's Pod \
-         Security level and LimitRange defaults were not applied. Objects of kinds that carry \
+         namespace's quota usage, nor the hostnames other tenants serve, nor what webhooks other \
+         than mtp's decide. Without a tier, `check` applies one profile (`--profile`, `mtp` by \
+         default) and says that the tier's Pod Security level, LimitRange defaults and guardrails \
+         were not applied. Objects of kinds that carry \
          no pod (a ConfigMap, a Service, any custom resource) are reported as not applicable, \
          whatever their fields hold; a kind its built-in group does not have (`apps/v1 \
          Deploymnet`) is an input error.\n\n",

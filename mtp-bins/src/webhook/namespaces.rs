@@ -160,7 +160,12 @@ fn ingress_entry(ingress: &Ingress, namespaces: &NamespaceCache) -> (HostOwner, 
         .ok()
         .and_then(|bytes| {
             let object: Object<'_> = serde_json::from_slice(&bytes).ok()?;
-            Some(ingress_hosts(&object).into_iter().map(str::to_owned).collect())
+            Some(
+                ingress_hosts(&object)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+            )
         })
         .unwrap_or_default();
     (owner, hosts)

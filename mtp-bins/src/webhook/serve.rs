@@ -27,9 +27,9 @@ use mtp_policy::admission::hooks::{
     DEFAULT_EXEMPT_GROUPS, DEFAULT_EXEMPT_USERS, GuardrailCache, NamespaceCache,
     service_account_user,
 };
-use mtp_policy::guardrails::{Guardrails, HostIndex};
 #[cfg(feature = "webhook")]
 use mtp_policy::admission::{AdmissionUid, Outcome};
+use mtp_policy::guardrails::{Guardrails, HostIndex};
 #[cfg(feature = "webhook")]
 use tracing::{debug, info};
 
@@ -435,9 +435,8 @@ pub fn registry_with(
 ) -> Result<Registry, mtp_policy::admission::RegistryError> {
     use mtp_policy::admission::Webhook;
     use mtp_policy::admission::hooks::{
-        GuardrailsHook, ManagedObjectsHook, NamespaceLabelsHook, NodeSelectorHook,
-        PodSecurityHook, ProtectedNamespacesHook, TenantLabelsHook, TenantOwnershipHook,
-        controller_user,
+        GuardrailsHook, ManagedObjectsHook, NamespaceLabelsHook, NodeSelectorHook, PodSecurityHook,
+        ProtectedNamespacesHook, TenantLabelsHook, TenantOwnershipHook, controller_user,
     };
     let controller = hooks.controller_service_account.as_ref().map_or_else(
         || controller_user(platform_namespace),
