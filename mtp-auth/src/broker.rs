@@ -7,9 +7,16 @@ use serde_json::Value;
 use tracing::Instrument as _;
 
 use crate::backoff::Backoff;
-use crate::discovery::discover;
+use crate::discovery::{Capped, discover, read_capped};
 use crate::error::{Error, Result};
 use crate::token::{Secret, write_token_file};
+
+/// Largest token endpoint response accepted (1 MiB: a token response is a few KiB). A larger
+/// one, by its `Content-Length` or as it arrives, is refused without being read further.
+pub const MAX_TOKEN_RESPONSE: usize = 1 << 20;
+
+/// Longest `expires_in` accepted: 366 days, in seconds.
+pub const MAX_EXPIRES_IN: u64 = 366 * 24 * 3600;
 
 /// Settings of a [`Broker`].
 #[derive(Debug, Clone)]
@@ -61,7 +68,7 @@ impl BrokerConfig {
 pub struct IssuedToken {
     /// The access token.
     pub access_token: Secret,
-    /// Its lifetime (`expires_in`; 5 min when the IdP gives none).
+    /// Its lifetime (`expires_in`, 1 s to 366 days; 5 min when the IdP gives none).
     pub expires_in: Duration,
 }
 
@@ -139,7 +146,8 @@ impl Broker {
         Ok(ep)
     }
 
-    /// Requests a token (client credentials grant).
+    /// Requests a token (client credentials grant). Bounded: the whole exchange within
+    /// `http_timeout`, a response of at most [`MAX_TOKEN_RESPONSE`] bytes.
     #[tracing::instrument(name = "token.fetch", skip_all, fields(otel.kind = "client"))]
     pub async fn fetch(&self) -> Result<IssuedToken> {
         let url = self.endpoint().await?;
@@ -163,15 +171,18 @@ impl Broker {
             .form(&form)
             .send()
             .await
-            .map_err(|e| Error::Http {
-                url: url.clone(),
-                source: Box::new(e),
-            })?;
+            .map_err(|e| self.http_error(&url, e))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| Error::Http {
-            url: url.clone(),
-            source: Box::new(e),
-        })?;
+        let body = match read_capped(resp, MAX_TOKEN_RESPONSE).await {
+            Ok(body) => body,
+            Err(Capped::Http(e)) => return Err(self.http_error(&url, e)),
+            Err(Capped::TooLarge) => {
+                return Err(Error::TokenEndpoint {
+                    url,
+                    why: format!("HTTP {status}, response larger than {MAX_TOKEN_RESPONSE} bytes"),
+                });
+            }
+        };
         let v: Value = serde_json::from_slice(&body).map_err(|_| Error::TokenEndpoint {
             url: url.clone(),
             why: format!("HTTP {status}, response is not JSON"),
@@ -196,16 +207,46 @@ impl Broker {
                     url: url.clone(),
                     why: "no `access_token` in the response".into(),
                 })?;
-        let expires_in = v
-            .get("expires_in")
-            .and_then(Value::as_u64)
-            // Bounded, so a bogus value can neither spin the loop nor overflow a deadline.
-            .map_or(300, |s| s.clamp(1, 366 * 24 * 3600));
+        // Absent: 5 min. Present, it must be a whole number of seconds up to a year: a bogus
+        // value (negative, fractional, a string, years) is refused rather than guessed at, so
+        // it can neither spin the loop, overflow a deadline nor keep a token unrefreshed.
+        let expires_in = match v.get("expires_in") {
+            None | Some(Value::Null) => 300,
+            Some(e) => e
+                .as_u64()
+                .filter(|s| *s <= MAX_EXPIRES_IN)
+                .ok_or_else(|| Error::TokenEndpoint {
+                    url: url.clone(),
+                    why: format!(
+                        "`expires_in` is {}, not a whole number of seconds from 0 to {MAX_EXPIRES_IN} (366 days)",
+                        e.to_string().chars().take(40).collect::<String>()
+                    ),
+                })?
+                .max(1),
+        };
         let expires_in = Duration::from_secs(expires_in);
         Ok(IssuedToken {
             access_token: Secret::new(token),
             expires_in,
         })
+    }
+
+    /// A failed exchange with the token endpoint; a timeout says so (reqwest's own message,
+    /// "error sending request", does not).
+    fn http_error(&self, url: &str, e: reqwest::Error) -> Error {
+        if e.is_timeout() {
+            return Error::TokenEndpoint {
+                url: url.to_string(),
+                why: format!(
+                    "no complete answer within {} s (timed out)",
+                    self.config.http_timeout.as_secs_f64()
+                ),
+            };
+        }
+        Error::Http {
+            url: url.to_string(),
+            source: Box::new(e),
+        }
     }
 
     /// Fetches a token and writes it to the token file; returns its lifetime. One refresh

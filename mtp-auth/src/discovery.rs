@@ -22,23 +22,42 @@ pub(crate) async fn fetch(http: &reqwest::Client, url: &str) -> Result<Vec<u8>> 
             why: format!("HTTP status {status}"),
         });
     }
-    if resp
-        .content_length()
-        .is_some_and(|l| l > MAX_DOCUMENT as u64)
-    {
-        return Err(Error::Jwks {
+    match read_capped(resp, MAX_DOCUMENT).await {
+        Ok(body) => Ok(body),
+        Err(Capped::Http(e)) => Err(http_err(e)),
+        Err(Capped::TooLarge) => Err(Error::Jwks {
             source_name: url.to_string(),
             why: format!("document larger than {MAX_DOCUMENT} bytes"),
-        });
+        }),
     }
-    let body = resp.bytes().await.map_err(http_err)?;
-    if body.len() > MAX_DOCUMENT {
-        return Err(Error::Jwks {
-            source_name: url.to_string(),
-            why: format!("document larger than {MAX_DOCUMENT} bytes"),
-        });
+}
+
+/// Why [`read_capped`] gave no body.
+#[derive(Debug)]
+pub(crate) enum Capped {
+    /// The body (by its `Content-Length`, or as it arrived) is over the limit.
+    TooLarge,
+    /// Reading failed (including the client's timeout).
+    Http(reqwest::Error),
+}
+
+/// Reads `resp`'s body, chunk by chunk, refusing it as soon as it is known to be over `limit`
+/// bytes: a huge or endless body costs at most `limit` bytes of memory, never the whole of it.
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> std::result::Result<Vec<u8>, Capped> {
+    if resp.content_length().is_some_and(|l| l > limit as u64) {
+        return Err(Capped::TooLarge);
     }
-    Ok(body.to_vec())
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Capped::Http)? {
+        if body.len() + chunk.len() > limit {
+            return Err(Capped::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The parts of an OpenID Provider's discovery document that mtp uses.

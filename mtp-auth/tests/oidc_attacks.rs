@@ -135,6 +135,21 @@ async fn algorithm_not_in_allowlist() {
     );
 }
 
+// Found by the `jwt` fuzz target (issue 20): `"alg":"ES256 "` was trimmed and accepted as
+// ES256, where jsonwebtoken (and RFC 7515's case-sensitive names) refuse it.
+#[tokio::test]
+async fn an_alg_with_whitespace_is_not_that_algorithm() {
+    let f = fixture();
+    for alg in ["RS256 ", " RS256", "RS256\n", "\tRS256", "rs256"] {
+        let token = f.keys.sign(json!({"alg": alg, "kid": "rsa1"}), claims());
+        assert_eq!(
+            verify(config(&f), &token).await.unwrap_err(),
+            Rejection::AlgorithmNotAllowed(alg.into()),
+            "{alg:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn kid_injection_finds_no_key() {
     let f = fixture();

@@ -398,7 +398,9 @@ impl OidcAuthenticator {
             Some(Value::String(a)) => a.as_str(),
             _ => return Err(Rejection::Malformed("header has no `alg` string".into())),
         };
-        let alg = match parse_algorithm(alg_s) {
+        // Exactly a registered name (RFC 7515: `alg` is case-sensitive): `"RS256 "` is not
+        // RS256. Not `parse_algorithm`, which trims what an operator typed in a flag.
+        let alg = match alg_s.parse::<Algorithm>() {
             Ok(a) if self.config.algorithms.contains(&a) => a,
             _ => return Err(Rejection::AlgorithmNotAllowed(alg_s.to_string())),
         };
