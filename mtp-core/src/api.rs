@@ -419,6 +419,8 @@ macro_rules! tenant_body {
                         ("operators", self.operators.as_deref().unwrap_or_default()),
                         ("viewers", self.viewers.as_deref().unwrap_or_default()),
                     ],
+                    // Groups are set on the Tenant resource; the API does not carry them yet.
+                    groups: [("adminGroups", &[]), ("operatorGroups", &[]), ("viewerGroups", &[])],
                     namespaces: self.namespaces.as_deref().unwrap_or_default(),
                     quota: self.quota.as_ref(),
                     // Guardrails are set on the Tenant resource; the API does not carry them yet.

@@ -282,24 +282,47 @@ pub fn role_binding(
     users: &[String],
     base: &ObjectBase,
 ) -> Result<RoleBinding> {
+    role_binding_with_groups(namespace, name, cluster_role, users, &[], base)
+}
+
+/// [`role_binding`] for `users` and `groups` (kind `Group`, names as the IdP's `groups` claim
+/// gives them): the users first, then the groups.
+///
+/// ```
+/// use mtp_core::builders::{role_binding_with_groups, ObjectBase};
+/// let rb = role_binding_with_groups("tenant-acme", "tenant-admins", "admin",
+///     &["alice@acme.io".into()], &["acme-admins".into()], &ObjectBase::default()).unwrap();
+/// let subjects = rb.subjects.unwrap();
+/// assert_eq!((subjects[1].kind.as_str(), subjects[1].name.as_str()), ("Group", "acme-admins"));
+/// ```
+pub fn role_binding_with_groups(
+    namespace: &str,
+    name: &str,
+    cluster_role: &str,
+    users: &[String],
+    groups: &[String],
+    base: &ObjectBase,
+) -> Result<RoleBinding> {
     validate_dns1123_label("namespace", namespace)?;
     validate_dns1123_label("name", name)?;
     validate_dns1123_label("cluster_role", cluster_role)?;
     base.validate()?;
-    let mut subjects = Vec::with_capacity(users.len());
-    for (i, user) in users.iter().enumerate() {
-        if !user_ok(user) {
-            return Err(BuildError::InvalidUser {
-                field: format!("users[{i}]"),
-                value: user.clone(),
+    let mut subjects = Vec::with_capacity(users.len() + groups.len());
+    for (kind, field, names) in [("User", "users", users), ("Group", "groups", groups)] {
+        for (i, member) in names.iter().enumerate() {
+            if !user_ok(member) {
+                return Err(BuildError::InvalidUser {
+                    field: format!("{field}[{i}]"),
+                    value: member.clone(),
+                });
+            }
+            subjects.push(Subject {
+                api_group: Some("rbac.authorization.k8s.io".to_string()),
+                kind: kind.to_string(),
+                name: member.clone(),
+                namespace: None,
             });
         }
-        subjects.push(Subject {
-            api_group: Some("rbac.authorization.k8s.io".to_string()),
-            kind: "User".to_string(),
-            name: user.clone(),
-            namespace: None,
-        });
     }
     Ok(RoleBinding {
         metadata: base.meta(namespace, name),

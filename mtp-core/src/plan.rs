@@ -190,22 +190,25 @@ fn tenant_reader(
         aggregation_rule: None,
     };
     let mut subjects: Vec<Subject> = Vec::new();
-    for (field, users) in [
-        ("spec.admins", &spec.admins),
-        ("spec.operators", &spec.operators),
-        ("spec.viewers", &spec.viewers),
+    for (kind, field, members) in [
+        ("User", "spec.admins", &spec.admins),
+        ("User", "spec.operators", &spec.operators),
+        ("User", "spec.viewers", &spec.viewers),
+        ("Group", "spec.adminGroups", &spec.admin_groups),
+        ("Group", "spec.operatorGroups", &spec.operator_groups),
+        ("Group", "spec.viewerGroups", &spec.viewer_groups),
     ] {
-        for user in users.iter() {
-            if subjects.iter().any(|s| &s.name == user) {
+        for member in members.iter() {
+            if subjects.iter().any(|s| s.kind == kind && &s.name == member) {
                 continue;
             }
-            if user.is_empty() {
-                return Err(Error::invalid(field, "an empty user name"));
+            if member.is_empty() {
+                return Err(Error::invalid(field, "an empty name"));
             }
             subjects.push(Subject {
                 api_group: Some("rbac.authorization.k8s.io".to_string()),
-                kind: "User".to_string(),
-                name: user.clone(),
+                kind: kind.to_string(),
+                name: member.clone(),
                 namespace: None,
             });
         }
@@ -323,17 +326,14 @@ pub fn plan(
             spec: None,
             status: None,
         });
-        for ((rb_name, role), users) in
-            ROLE_BINDINGS
-                .iter()
-                .zip([&spec.admins, &spec.operators, &spec.viewers])
-        {
+        for ((rb_name, role), (users, groups)) in ROLE_BINDINGS.iter().zip([
+            (&spec.admins, &spec.admin_groups),
+            (&spec.operators, &spec.operator_groups),
+            (&spec.viewers, &spec.viewer_groups),
+        ]) {
             plan.role_bindings.push(
-                builders::role_binding(ns, rb_name, role, users, &base).map_err(build_err(
-                    "RoleBinding",
-                    ns,
-                    rb_name,
-                ))?,
+                builders::role_binding_with_groups(ns, rb_name, role, users, groups, &base)
+                    .map_err(build_err("RoleBinding", ns, rb_name))?,
             );
         }
         let params = IsolationParams {

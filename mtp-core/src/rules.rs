@@ -157,6 +157,9 @@ pub struct Fields<'a> {
     pub owner_email: &'a str,
     /// `admins`, `operators` and `viewers`, with their field names.
     pub users: [(&'a str, &'a [String]); 3],
+    /// `adminGroups`, `operatorGroups` and `viewerGroups`, with their field names (a group may
+    /// be listed under several roles; RBAC grants the union).
+    pub groups: [(&'a str, &'a [String]); 3],
     /// The extra-namespace suffixes.
     pub namespaces: &'a [String],
     /// The quota overrides.
@@ -222,6 +225,25 @@ pub fn check_fields(fields: Fields<'_>, one_role: OneRole) -> Vec<Violation> {
                 None => {
                     seen.insert(user, pointer([list, i.to_string().as_str()]));
                 }
+            }
+        }
+    }
+    for (list, groups) in fields.groups {
+        if groups.len() > MAX_USERS_PER_ROLE {
+            out.push(Violation::new(
+                at(&[list]),
+                format!("{} groups; at most {MAX_USERS_PER_ROLE}", groups.len()),
+            ));
+        }
+        for (i, group) in groups.iter().enumerate() {
+            let path = vec![list.to_string(), i.to_string()];
+            if let Some(p) = user_problem(group) {
+                out.push(Violation::new(path, format!("group {group:?} {p}")));
+            } else if groups[..i].contains(group) {
+                out.push(Violation::new(
+                    path,
+                    format!("group {group:?} is listed twice"),
+                ));
             }
         }
     }
@@ -309,6 +331,11 @@ mod tests {
                 ("admins", &admins),
                 ("operators", &[]),
                 ("viewers", &viewers),
+            ],
+            groups: [
+                ("adminGroups", &[]),
+                ("operatorGroups", &[]),
+                ("viewerGroups", &[]),
             ],
             namespaces: &namespaces,
             quota: Some(&quota),

@@ -145,6 +145,19 @@ pub struct TenantSpec {
     #[serde(default)]
     #[schemars(length(max = MAX_USERS_PER_ROLE), inner(length(min = 1, max = MAX_USER_LEN)))]
     pub viewers: Vec<String>,
+    /// Groups (as the IdP names them, the `groups` claim) bound to the ClusterRole `admin` in
+    /// every namespace, beside `admins`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_USERS_PER_ROLE), inner(length(min = 1, max = MAX_USER_LEN)))]
+    pub admin_groups: Vec<String>,
+    /// Groups bound to the ClusterRole `edit`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_USERS_PER_ROLE), inner(length(min = 1, max = MAX_USER_LEN)))]
+    pub operator_groups: Vec<String>,
+    /// Groups bound to the ClusterRole `view`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_USERS_PER_ROLE), inner(length(min = 1, max = MAX_USER_LEN)))]
+    pub viewer_groups: Vec<String>,
     /// Egress policy; the tier's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress: Option<Egress>,
@@ -225,6 +238,9 @@ impl Tenant {
                 admins: Vec::new(),
                 operators: Vec::new(),
                 viewers: Vec::new(),
+                admin_groups: Vec::new(),
+                operator_groups: Vec::new(),
+                viewer_groups: Vec::new(),
                 egress: None,
                 namespaces: Vec::new(),
                 quota: None,
@@ -256,6 +272,18 @@ impl Tenant {
     /// Adds a viewer.
     pub fn with_viewer(mut self, user: &str) -> Self {
         self.spec.viewers.push(user.to_string());
+        self
+    }
+
+    /// Adds a group of admins.
+    pub fn with_admin_group(mut self, group: &str) -> Self {
+        self.spec.admin_groups.push(group.to_string());
+        self
+    }
+
+    /// Adds a group of viewers.
+    pub fn with_viewer_group(mut self, group: &str) -> Self {
+        self.spec.viewer_groups.push(group.to_string());
         self
     }
 
@@ -350,6 +378,11 @@ impl TenantSpec {
                 ("admins", &self.admins),
                 ("operators", &self.operators),
                 ("viewers", &self.viewers),
+            ],
+            groups: [
+                ("adminGroups", &self.admin_groups),
+                ("operatorGroups", &self.operator_groups),
+                ("viewerGroups", &self.viewer_groups),
             ],
             namespaces: &self.namespaces,
             quota: self.quota.as_ref(),

@@ -602,3 +602,79 @@ fn the_plan_is_deterministic() {
         );
     }
 }
+
+#[test]
+fn member_groups_are_bound_as_groups_beside_the_users() {
+    let tenant = Tenant::test("acme")
+        .with_tier(Tier::Pro)
+        .with_admin("alice@acme.io")
+        .with_admin_group("acme-admins")
+        .with_viewer_group("acme-auditors")
+        .with_viewer_group("acme-admins");
+    let plan = plan_of(&tenant);
+    let subjects = |name: &str| -> Vec<(String, String)> {
+        let rb = plan
+            .role_bindings
+            .iter()
+            .find(|rb| rb.metadata.name.as_deref() == Some(name))
+            .unwrap();
+        rb.subjects
+            .iter()
+            .flatten()
+            .map(|s| (s.kind.clone(), s.name.clone()))
+            .collect()
+    };
+    let pair = |k: &str, n: &str| (k.to_owned(), n.to_owned());
+    assert_eq!(
+        subjects("tenant-admins"),
+        [pair("User", "alice@acme.io"), pair("Group", "acme-admins")]
+    );
+    assert_eq!(subjects("tenant-operators"), []);
+    assert_eq!(
+        subjects("tenant-viewers"),
+        [pair("Group", "acme-auditors"), pair("Group", "acme-admins")]
+    );
+    // The members may read their own Tenant: groups too, each once.
+    let reader: Vec<(String, String)> = plan.cluster_role_bindings[0]
+        .subjects
+        .iter()
+        .flatten()
+        .map(|s| (s.kind.clone(), s.name.clone()))
+        .collect();
+    assert_eq!(
+        reader,
+        [
+            pair("User", "alice@acme.io"),
+            pair("Group", "acme-admins"),
+            pair("Group", "acme-auditors")
+        ]
+    );
+    // Every object still passes the official schemas.
+    let files: Vec<(String, String)> = vec![("groups".to_owned(), plan.to_yaml().unwrap())];
+    kubernetes_validate(&files);
+    // A manifest without the new fields reads as before; the fields are camelCase.
+    let yaml = serde_yaml::to_string(&tenant).unwrap();
+    assert!(yaml.contains("adminGroups:\n  - acme-admins"), "{yaml}");
+    assert!(
+        !yaml.contains("operatorGroups"),
+        "empty lists are not written: {yaml}"
+    );
+}
+
+#[test]
+fn bad_groups_are_named_by_field() {
+    let err = plan_err(&Tenant::test("acme").with_admin_group(" padded"));
+    assert!(
+        err.starts_with("spec.adminGroups[0]: group \" padded\""),
+        "{err}"
+    );
+    let err = plan_err(
+        &Tenant::test("acme")
+            .with_viewer_group("auditors")
+            .with_viewer_group("auditors"),
+    );
+    assert_eq!(
+        err,
+        "spec.viewerGroups[1]: group \"auditors\" is listed twice"
+    );
+}

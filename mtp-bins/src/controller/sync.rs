@@ -113,13 +113,21 @@ pub fn tenant_body(desired: &Desired) -> serde_json::Value {
     })
 }
 
-/// Whether the cluster's spec is the store's. The store does not carry guardrails (they are set
-/// on the Tenant resource), so the Tenant's own are left out of the comparison; the sync's
-/// server-side apply does not send them, so it leaves them to their field manager.
+/// Whether the cluster's spec is the store's. The store does not carry guardrails nor member
+/// groups (they are set on the Tenant resource), so the Tenant's own are left out of the
+/// comparison; the sync's server-side apply does not send them, so it leaves them to their
+/// field manager.
 fn same_spec(cluster: &mtp_core::TenantSpec, store: &mtp_core::TenantSpec) -> bool {
-    cluster.guardrails.is_none() && cluster == store || {
+    let only_store_fields = cluster.guardrails.is_none()
+        && cluster.admin_groups.is_empty()
+        && cluster.operator_groups.is_empty()
+        && cluster.viewer_groups.is_empty();
+    only_store_fields && cluster == store || {
         let mut cluster = cluster.clone();
         cluster.guardrails = None;
+        cluster.admin_groups.clear();
+        cluster.operator_groups.clear();
+        cluster.viewer_groups.clear();
         cluster == *store
     }
 }
@@ -334,5 +342,30 @@ pub async fn run_forever(
                 warn!(error = %e, "store sync failed; retrying next round");
             }
         });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::same_spec;
+    use mtp_core::Tenant;
+
+    #[test]
+    fn groups_and_guardrails_set_on_the_resource_are_no_drift() {
+        let store = Tenant::test("acme").with_admin("alice").spec;
+        let mut cluster = store.clone();
+        assert!(same_spec(&cluster, &store));
+        cluster.admin_groups = vec!["acme-admins".into()];
+        cluster.guardrails = Some(serde_json::from_str(r#"{"allowedServiceTypes": []}"#).unwrap());
+        assert!(
+            same_spec(&cluster, &store),
+            "fields the store does not carry are left to their manager"
+        );
+        cluster.admins = vec!["mallory".into()];
+        assert!(
+            !same_spec(&cluster, &store),
+            "a changed store field is drift"
+        );
     }
 }

@@ -202,8 +202,13 @@ mod tests {
         let y = render(OK).unwrap();
         assert!(y.contains("name: tenant-acme"));
         assert!(y.contains(PLACEHOLDER_UID));
-        assert!(y.starts_with("# Tenant acme: guardrails enforced in its namespaces (tier pro's):\n"));
-        assert!(y.contains("\n---\napiVersion: v1\nkind: Namespace\n"), "{y}");
+        assert!(
+            y.starts_with("# Tenant acme: guardrails enforced in its namespaces (tier pro's):\n")
+        );
+        assert!(
+            y.contains("\n---\napiVersion: v1\nkind: Namespace\n"),
+            "{y}"
+        );
     }
 
     #[test]
