@@ -295,7 +295,7 @@ impl Guardrails {
                     if index.conflict(ctx.tenant, host).is_some() {
                         out.push(violation(
                             rule,
-                            path,
+                            path.path(),
                             format!("host {host} is already served by another tenant's Ingress"),
                         ));
                     }
@@ -502,23 +502,26 @@ impl Guardrails {
         let Some(patterns) = &self.ingress_hostnames else {
             return;
         };
-        let allowed: Vec<&str> = patterns.iter().map(|p| p.as_str()).collect();
-        for (path, host) in hosts(object) {
+        let allowed = || {
+            let list: Vec<&str> = patterns.iter().map(|p| p.as_str()).collect();
+            none_if_empty(&list)
+        };
+        for (at, host) in hosts(object) {
             match host {
                 None => out.push(violation(
                     Rule::IngressHostnames,
-                    path,
+                    at.path(),
                     format!(
                         "a rule without a host serves every hostname; set one of: {}",
-                        none_if_empty(&allowed)
+                        allowed()
                     ),
                 )),
                 Some(host) if !patterns.iter().any(|p| p.matches(host)) => out.push(violation(
                     Rule::IngressHostnames,
-                    path,
+                    at.path(),
                     format!(
                         "host {host} is not allowed for this tenant; allowed: {}",
-                        none_if_empty(&allowed)
+                        allowed()
                     ),
                 )),
                 Some(_) => {}
@@ -623,25 +626,51 @@ fn pod_spec<'o, 'a>(object: &'o Object<'a>, carrier: PodCarrier) -> Option<&'o S
     }
 }
 
-/// The hosts of an Ingress with their paths: each rule's host (`None`: a rule without one)
-/// and each TLS host.
-fn hosts<'o>(object: &'o Object<'_>) -> Vec<(String, Option<&'o str>)> {
-    let mut out = Vec::new();
-    let Some(spec) = object.spec.as_ref() else {
-        return out;
-    };
-    for (i, rule) in spec.rules.iter().flatten().enumerate() {
-        let host = rule.host.as_deref().filter(|h| !h.is_empty());
-        out.push((format!("spec.rules[{i}].host"), host));
-    }
-    for (i, tls) in spec.tls.iter().flatten().enumerate() {
-        for (j, host) in tls.hosts.iter().flatten().enumerate() {
-            if !host.is_empty() {
-                out.push((format!("spec.tls[{i}].hosts[{j}]"), Some(&**host)));
-            }
+/// Where a host of an Ingress is written; its path is formatted only for a violation.
+#[derive(Debug, Clone, Copy)]
+enum HostAt {
+    /// `spec.rules[i].host`.
+    Rule(usize),
+    /// `spec.tls[i].hosts[j]`.
+    Tls(usize, usize),
+}
+
+impl HostAt {
+    fn path(self) -> String {
+        match self {
+            HostAt::Rule(i) => format!("spec.rules[{i}].host"),
+            HostAt::Tls(i, j) => format!("spec.tls[{i}].hosts[{j}]"),
         }
     }
-    out
+}
+
+/// The hosts of an Ingress with where they are: each rule's host (`None`: a rule without one)
+/// and each TLS host.
+fn hosts<'o>(object: &'o Object<'_>) -> impl Iterator<Item = (HostAt, Option<&'o str>)> + 'o {
+    let spec = object.spec.as_ref();
+    let rules = spec
+        .and_then(|s| s.rules.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, rule)| {
+            let host = rule.host.as_deref().filter(|h| !h.is_empty());
+            (HostAt::Rule(i), host)
+        });
+    let tls = spec
+        .and_then(|s| s.tls.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .flat_map(|(i, tls)| {
+            tls.hosts
+                .iter()
+                .flatten()
+                .enumerate()
+                .filter(|(_, h)| !h.is_empty())
+                .map(move |(j, h)| (HostAt::Tls(i, j), Some(&**h)))
+        });
+    rules.chain(tls)
 }
 
 /// The hosts an Ingress serves, for the cross-tenant index (rules and TLS, without repeats).

@@ -125,6 +125,21 @@ pub fn is_control_plane(user: &str) -> bool {
         || user == "system:kube-scheduler"
 }
 
+/// Every guardrail but the reserved-metadata ones, for the control plane's own requests.
+const NOT_METADATA: [Guardrail; 11] = [
+    Guardrail::Registries,
+    Guardrail::PullAlways,
+    Guardrail::PriorityClasses,
+    Guardrail::RuntimeClasses,
+    Guardrail::NodeSelector,
+    Guardrail::ServiceTypes,
+    Guardrail::ExternalIps,
+    Guardrail::IngressClasses,
+    Guardrail::IngressHostnames,
+    Guardrail::UniqueIngressHostnames,
+    Guardrail::StorageClasses,
+];
+
 /// Validates pods, workloads, Services, Ingresses and PersistentVolumeClaims in tenant
 /// namespaces against their tenant's guardrails.
 #[derive(Clone)]
@@ -186,22 +201,19 @@ impl GuardrailsHook {
             tenant: &tenant,
             hosts: self.hosts.as_deref(),
         };
-        let rules: Vec<Guardrail> = if is_control_plane(request.user().username()) {
-            Guardrail::ALL
-                .into_iter()
-                .filter(|r| !matches!(r, Guardrail::Labels | Guardrail::Annotations))
-                .collect()
+        let rules: &[Guardrail] = if is_control_plane(request.user().username()) {
+            &NOT_METADATA
         } else {
-            Guardrail::ALL.to_vec()
+            &Guardrail::ALL
         };
-        let evaluation = match guardrails.evaluate_rules(object, &ctx, &rules) {
+        let evaluation = match guardrails.evaluate_rules(object, &ctx, rules) {
             Ok(e) => e,
             Err(e) => return Response::invalid(format!("cannot check request.object: {e}")),
         };
         let evaluation = match (operation, old) {
             (Some(Operation::Update), Some(old)) if !evaluation.allowed() => {
                 let before = guardrails
-                    .evaluate_rules(old, &ctx, &rules)
+                    .evaluate_rules(old, &ctx, rules)
                     .unwrap_or_else(|_| Evaluation::not_applicable());
                 guardrails::new_violations(evaluation, &before)
             }
@@ -454,5 +466,27 @@ impl Webhook for NodeSelectorHook {
             uid: request.uid().to_owned(),
             response: self.decide(request, request.object.as_ref()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_control_plane_is_held_to_every_rule_but_reserved_metadata() {
+        let expected: Vec<Guardrail> = Guardrail::ALL
+            .into_iter()
+            .filter(|r| !matches!(r, Guardrail::Labels | Guardrail::Annotations))
+            .collect();
+        assert_eq!(NOT_METADATA.to_vec(), expected);
+        assert!(is_control_plane(
+            "system:serviceaccount:kube-system:statefulset-controller"
+        ));
+        assert!(is_control_plane("system:node:worker-1"));
+        assert!(!is_control_plane(
+            "system:serviceaccount:tenant-acme:default"
+        ));
+        assert!(!is_control_plane("alice@acme.io"));
     }
 }
