@@ -270,4 +270,132 @@ mod tests {
         );
         assert!(cache.is_empty());
     }
+
+    fn tenant(name: &str, tier: mtp_core::Tier, guardrails: Option<&str>) -> Tenant {
+        let mut t = Tenant::test(name).with_tier(tier);
+        if let Some(g) = guardrails {
+            t.spec.guardrails = Some(serde_json::from_str(g).unwrap());
+        }
+        t
+    }
+
+    #[test]
+    fn tenants_give_their_tiers_guardrails_with_their_own() {
+        use mtp_core::Tier;
+        use mtp_policy::admission::hooks::GuardrailLookup;
+        let catalogue = TierCatalogue::default();
+        let cache = GuardrailCache::default();
+        let mut pending = Vec::new();
+        apply_tenant(&cache, &catalogue, &mut pending, Event::Init);
+        apply_tenant(
+            &cache,
+            &catalogue,
+            &mut pending,
+            Event::InitApply(tenant("acme", Tier::Pro, None)),
+        );
+        assert!(cache.is_empty(), "a relist in progress changes nothing");
+        apply_tenant(&cache, &catalogue, &mut pending, Event::InitDone);
+        let acme = cache.guardrails_of("acme").unwrap();
+        assert!(acme.allows_service_type("LoadBalancer"), "pro's default");
+        apply_tenant(
+            &cache,
+            &catalogue,
+            &mut pending,
+            Event::Apply(tenant(
+                "acme",
+                Tier::Pro,
+                Some(r#"{"allowedServiceTypes": []}"#),
+            )),
+        );
+        assert!(
+            !cache
+                .guardrails_of("acme")
+                .unwrap()
+                .allows_service_type("LoadBalancer")
+        );
+        // Invalid own settings: the tier's apply (the controller reports the spec as invalid).
+        apply_tenant(
+            &cache,
+            &catalogue,
+            &mut pending,
+            Event::Apply(tenant(
+                "acme",
+                Tier::Pro,
+                Some(r#"{"allowedServiceTypes": [], "forbiddenLabels": ["*"]}"#),
+            )),
+        );
+        assert!(
+            cache
+                .guardrails_of("acme")
+                .unwrap()
+                .allows_service_type("LoadBalancer")
+        );
+        apply_tenant(
+            &cache,
+            &catalogue,
+            &mut pending,
+            Event::Delete(tenant("acme", Tier::Pro, None)),
+        );
+        assert!(cache.guardrails_of("acme").is_none());
+    }
+
+    fn ingress(namespace: &str, name: &str, hosts: &[&str]) -> Ingress {
+        let rules: Vec<serde_json::Value> = hosts
+            .iter()
+            .map(|h| serde_json::json!({"host": h}))
+            .collect();
+        serde_json::from_value(
+            serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": name, "namespace": namespace}, "spec": {"rules": rules}}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn ingresses_are_owned_by_their_namespaces_tenant_or_by_nobody() {
+        let namespaces = NamespaceCache::default();
+        namespaces.set("bank-prod", Some("bank"));
+        let hosts = HostIndex::default();
+        let mut pending = Vec::new();
+        apply_ingress(&hosts, &namespaces, &mut pending, Event::Init);
+        apply_ingress(
+            &hosts,
+            &namespaces,
+            &mut pending,
+            Event::InitApply(ingress("bank-prod", "web", &["pay.example.com"])),
+        );
+        apply_ingress(
+            &hosts,
+            &namespaces,
+            &mut pending,
+            Event::InitApply(ingress("platform", "grafana", &["grafana.example.com"])),
+        );
+        apply_ingress(&hosts, &namespaces, &mut pending, Event::InitDone);
+        assert!(hosts.conflict("acme", "pay.example.com").is_some());
+        assert!(
+            hosts.conflict("bank", "pay.example.com").is_none(),
+            "its own"
+        );
+        assert!(
+            hosts.conflict("acme", "grafana.example.com").is_some(),
+            "a host outside tenant namespaces is nobody's to take"
+        );
+        apply_ingress(
+            &hosts,
+            &namespaces,
+            &mut pending,
+            Event::Apply(ingress("bank-prod", "web", &["pay2.example.com"])),
+        );
+        assert!(
+            hosts.conflict("acme", "pay.example.com").is_none(),
+            "the host moved"
+        );
+        apply_ingress(
+            &hosts,
+            &namespaces,
+            &mut pending,
+            Event::Delete(ingress("bank-prod", "web", &[])),
+        );
+        assert!(hosts.conflict("acme", "pay2.example.com").is_none());
+    }
 }
