@@ -53,18 +53,32 @@ pub async fn watch_signalling(
 ) {
     let api: Api<Namespace> = Api::all(client);
     let config = watcher::Config::default().labels(TENANT_LABEL);
-    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
     let mut pending = Vec::new();
+    run_watch(api, config, "namespace", |event| {
+        let done = matches!(event, Event::InitDone);
+        apply(&cache, &mut pending, event);
+        if done {
+            synced.send_replace(true);
+        }
+    })
+    .await;
+}
+
+/// Watches `api` forever, retrying with backoff when the apiserver is away, and hands each event
+/// to `fold`; `what` names the watch in the logs.
+async fn run_watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    what: &'static str,
+    mut fold: impl FnMut(Event<K>),
+) where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let mut stream = watcher::watcher(api, config).default_backoff().boxed();
     while let Some(event) = stream.next().await {
         match event {
-            Ok(event) => {
-                let done = matches!(event, Event::InitDone);
-                apply(&cache, &mut pending, event);
-                if done {
-                    synced.send_replace(true);
-                }
-            }
-            Err(e) => warn!(error = %e, "namespace watch failed; retrying"),
+            Ok(event) => fold(event),
+            Err(e) => warn!(error = %e, watch = what, "watch failed; retrying"),
         }
     }
 }
@@ -134,16 +148,11 @@ pub async fn watch_tenants(
     cache: Arc<GuardrailCache>,
 ) {
     let api: Api<Tenant> = Api::all(client);
-    let mut stream = watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
     let mut pending = Vec::new();
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(event) => apply_tenant(&cache, &catalogue, &mut pending, event),
-            Err(e) => warn!(error = %e, "tenant watch failed; retrying"),
-        }
-    }
+    run_watch(api, watcher::Config::default(), "tenant", |event| {
+        apply_tenant(&cache, &catalogue, &mut pending, event);
+    })
+    .await;
 }
 
 /// The owner and hosts of an Ingress: its namespace's tenant (`""` outside tenant namespaces, so
@@ -201,16 +210,11 @@ pub async fn watch_ingresses(
     hosts: Arc<HostIndex>,
 ) {
     let api: Api<Ingress> = Api::all(client);
-    let mut stream = watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
     let mut pending = Vec::new();
-    while let Some(event) = stream.next().await {
-        match event {
-            Ok(event) => apply_ingress(&hosts, &namespaces, &mut pending, event),
-            Err(e) => warn!(error = %e, "ingress watch failed; retrying"),
-        }
-    }
+    run_watch(api, watcher::Config::default(), "ingress", |event| {
+        apply_ingress(&hosts, &namespaces, &mut pending, event);
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use serde_json::json;
 
+use super::pod_security::{BATCH, WORKLOADS};
 use super::{TenantLookup, system_namespaces, tenant_namespaces};
 use crate::admission::{
     AdmissionReview, CheckDoc, FailurePolicy, Operation, PatchOp, Request, Response, ReviewError,
@@ -91,6 +92,20 @@ struct Tenants {
 }
 
 impl Tenants {
+    fn new(
+        namespaces: Arc<dyn TenantLookup>,
+        guardrails: Arc<dyn GuardrailLookup>,
+        fallback: Arc<Guardrails>,
+        platform_namespace: &str,
+    ) -> Tenants {
+        Tenants {
+            namespaces,
+            guardrails,
+            fallback,
+            excluded: system_namespaces(platform_namespace),
+        }
+    }
+
     /// The tenant of `namespace` and its guardrails, with a warning when a fallback was used.
     fn resolve(&self, namespace: &str) -> (String, Arc<Guardrails>, Option<String>) {
         let Some(tenant) = self.namespaces.tenant_of(namespace) else {
@@ -167,12 +182,7 @@ impl GuardrailsHook {
         platform_namespace: &str,
     ) -> GuardrailsHook {
         GuardrailsHook {
-            tenants: Tenants {
-                namespaces,
-                guardrails,
-                fallback,
-                excluded: system_namespaces(platform_namespace),
-            },
+            tenants: Tenants::new(namespaces, guardrails, fallback, platform_namespace),
             hosts: None,
         }
     }
@@ -253,12 +263,8 @@ fn guardrail_rules() -> Vec<Rule> {
                 "persistentvolumeclaims",
             ],
         ),
-        Rule::new(
-            &[Create, Update],
-            &["apps"],
-            &["deployments", "replicasets", "statefulsets", "daemonsets"],
-        ),
-        Rule::new(&[Create, Update], &["batch"], &["jobs", "cronjobs"]),
+        Rule::new(&[Create, Update], &["apps"], WORKLOADS),
+        Rule::new(&[Create, Update], &["batch"], BATCH),
         Rule::new(&[Create, Update], &["networking.k8s.io"], &["ingresses"]),
     ]
 }
@@ -364,12 +370,7 @@ impl NodeSelectorHook {
         platform_namespace: &str,
     ) -> NodeSelectorHook {
         NodeSelectorHook {
-            tenants: Tenants {
-                namespaces,
-                guardrails,
-                fallback,
-                excluded: system_namespaces(platform_namespace),
-            },
+            tenants: Tenants::new(namespaces, guardrails, fallback, platform_namespace),
         }
     }
 

@@ -36,8 +36,10 @@ impl PodSecurityHook {
     }
 }
 
-const WORKLOADS: &[&str] = &["deployments", "replicasets", "statefulsets", "daemonsets"];
-const BATCH: &[&str] = &["jobs", "cronjobs"];
+/// The `apps` resources that carry a pod template.
+pub(super) const WORKLOADS: &[&str] = &["deployments", "replicasets", "statefulsets", "daemonsets"];
+/// The `batch` resources that carry a pod template.
+pub(super) const BATCH: &[&str] = &["jobs", "cronjobs"];
 
 impl Webhook for PodSecurityHook {
     fn name(&self) -> &str {
