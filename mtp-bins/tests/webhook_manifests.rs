@@ -191,3 +191,83 @@ fn policy_reference_in_docs_is_up_to_date() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid value 'html'"));
 }
+
+#[test]
+fn serve_names_an_unreadable_or_invalid_tiers_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let bad = dir.path().join("tiers.yaml");
+    std::fs::write(&bad, "free:\n  guardrails:\n    forbiddenLabels: [\"*\"]\n").unwrap();
+    for (tiers, expected) in [
+        (
+            "/nonexistent/tiers.yaml".to_owned(),
+            "/nonexistent/tiers.yaml".to_owned(),
+        ),
+        (
+            bad.display().to_string(),
+            "free.guardrails.forbiddenLabels.0".to_owned(),
+        ),
+    ] {
+        let out = run(&[
+            "serve",
+            "--self-signed",
+            "--cert-dir",
+            certs.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--probe-listen",
+            "127.0.0.1:0",
+            "--tiers",
+            &tiers,
+        ]);
+        assert!(!out.status.success(), "{tiers}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&expected), "{tiers}: {stderr}");
+    }
+}
+
+#[test]
+fn the_tiers_file_gives_the_fallback_guardrails() {
+    use mtp_bins::webhook::serve::{HookState, registry};
+    let catalogue = mtp_core::TierCatalogue::from_yaml_str(
+        "free:\n  guardrails:\n    allowedServiceTypes: [NodePort]\n",
+        "<test>",
+    )
+    .unwrap();
+    let state = HookState::with_fallback(&catalogue);
+    let registry = registry("mtp-system", &state).unwrap();
+    let hook = registry
+        .hooks()
+        .iter()
+        .find(|h| h.name() == "guardrails.mtp.dev")
+        .unwrap();
+    let review = serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "u", "operation": "CREATE", "namespace": "team-new",
+            "kind": {"group": "", "version": "v1", "kind": "Service"},
+            "resource": {"group": "", "version": "v1", "resource": "services"},
+            "userInfo": {"username": "alice"},
+            "object": {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"type": "NodePort"}}}
+    });
+    let body = serde_json::to_vec(&review).unwrap();
+    let reviewed = hook.review(&body).unwrap();
+    assert!(reviewed.response.allowed, "{:?}", reviewed.response);
+    assert!(
+        reviewed.response.warnings[0].contains("not known as a tenant namespace yet"),
+        "{:?}",
+        reviewed.response.warnings
+    );
+    // With the built-in tiers the same request is refused: free allows ClusterIP only.
+    let builtin = registry_of_default();
+    let hook = builtin
+        .hooks()
+        .iter()
+        .find(|h| h.name() == "guardrails.mtp.dev")
+        .unwrap();
+    assert!(!hook.review(&body).unwrap().response.allowed);
+}
+
+fn registry_of_default() -> mtp_policy::admission::Registry {
+    use mtp_bins::webhook::serve::{HookState, registry};
+    registry("mtp-system", &HookState::default()).unwrap()
+}
